@@ -1,0 +1,152 @@
+# ucsec: plain GNU make.  See README.md.
+#   make                 build every tool into $(BUILD)/bin
+#   make check           install test deps, ASan+UBSan build, unit +
+#                        integration tests, every fuzz harness briefly
+#   make demo            install deps, build, run the CTL demo
+#   make fuzz            run every libFuzzer harness for FUZZ_SECONDS
+#   make install         PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=1      ASan + UBSan build (into build-san/)
+
+PREFIX		?= /usr/local
+DESTDIR		?=
+FUZZ_SECONDS	?= 30
+CC		?= cc
+
+ifeq ($(SANITIZE),1)
+BUILD		?= build-san
+SANFLAGS	 = -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=all
+else
+BUILD		?= build
+SANFLAGS	 =
+endif
+
+PKGS		 = libcrypto libssl libp11 p11-kit-1 inih
+PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARNINGS	 = -Wall -Wextra -Werror -Wstrict-prototypes \
+		   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
+		   -Wpointer-arith -Wsign-compare
+CFLAGS		?= -O2 -g
+CPPFLAGS	+= -D_GNU_SOURCE -DOPENSSL_API_COMPAT=30000 \
+		   -DOPENSSL_NO_DEPRECATED -Ilib -Ipkcs11
+ALL_CFLAGS	 = -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) \
+		   $(PKG_CFLAGS)
+ALL_LDFLAGS	 = $(LDFLAGS) $(SANFLAGS)
+
+LIB_SRCS	 = lib/cert.c \
+		   lib/conf.c \
+		   lib/cursor.c \
+		   lib/fileio.c \
+		   lib/log.c \
+		   lib/sgn.c \
+		   lib/sgnbuild.c \
+		   lib/sgnprint.c \
+		   lib/signer.c \
+		   lib/uerr.c \
+		   lib/wbuf.c
+LIB_HDRS	 = $(wildcard lib/*.h)
+
+P11_SRCS	 = pkcs11/p11.c \
+		   pkcs11/p11uri.c \
+		   pkcs11/pin.c \
+		   pkcs11/keyref.c
+P11_HDRS	 = $(wildcard pkcs11/*.h)
+
+CTL_SRCS	 = ctlclient/main.c \
+		   ctlclient/build.c \
+		   ctlclient/inspect.c \
+		   ctlclient/source.c
+TOK_SRCS	 = pkcs11/tokenctl.c
+
+LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
+P11_OBJS	 = $(P11_SRCS:%.c=$(BUILD)/%.o)
+CTL_OBJS	 = $(CTL_SRCS:%.c=$(BUILD)/%.o)
+TOK_OBJS	 = $(TOK_SRCS:%.c=$(BUILD)/%.o)
+
+LIBUCSEC	 = $(BUILD)/libucsec.a
+LIBP11		 = $(BUILD)/libucsec-p11.a
+BINS		 = $(BUILD)/bin/ctlclient $(BUILD)/bin/tokenctl
+
+UNIT_SRCS	 = $(wildcard tests/unit/test-*.c)
+UNIT_BIN	 = $(BUILD)/tests/unit-tests
+
+FUZZ_SRCS	 = $(wildcard fuzz/fuzz-*.c)
+FUZZ_BINS	 = $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
+FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
+		   $(CPPFLAGS) $(PKG_CFLAGS) -DUCSEC_FUZZ
+
+MANS		 = docs/ctlclient.1 docs/tokenctl.1
+
+.PHONY: all check test unit integration demo fuzz fuzz-build install \
+	clean deps deps-test
+
+all: $(BINS)
+
+$(BUILD)/%.o: %.c $(LIB_HDRS) $(P11_HDRS) $(wildcard $(dir $<)extern.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBUCSEC): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(LIBP11): $(P11_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/ctlclient: $(CTL_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CTL_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/tokenctl: $(TOK_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TOK_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) \
+	    $(LIBP11) $(LIBUCSEC) $(PKG_LIBS) -lcunit
+
+deps:
+	scripts/deps build
+
+deps-test:
+	scripts/deps test
+
+# The README's test command: everything CI checks, from a fresh machine.
+check: deps-test
+	$(MAKE) SANITIZE=1 test
+	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
+
+test: unit integration
+
+unit: $(UNIT_BIN)
+	UCSEC_VECTORS=$(or $(UCSEC_VECTORS),../shared/vectors) $(UNIT_BIN)
+
+integration: $(BINS)
+	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin tests/integration/run
+
+demo: deps
+	$(MAKE) all
+	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin scripts/demo
+
+fuzz-build: $(FUZZ_BINS)
+
+build-fuzz/%: fuzz/%.c $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(P11_SRCS) $(PKG_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1
+
+clean:
+	rm -rf build build-san build-fuzz
+
+$(CTL_OBJS): ctlclient/extern.h

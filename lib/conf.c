@@ -1,0 +1,97 @@
+/*
+ * INI configuration through libinih.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "uerr.h"
+
+struct conf_state {
+	const struct conf_key	*keys;
+	int			 err;
+};
+
+static int
+handler(void *arg, const char *section, const char *name, const char *value)
+{
+	struct conf_state	*st = arg;
+	const struct conf_key	*k;
+	int			 r;
+
+	for (k = st->keys; k->name != NULL; k++) {
+		if (strcmp(k->section, section) != 0 ||
+		    strcmp(k->name, name) != 0)
+			continue;
+		if ((r = k->set(k->arg, value)) != 0) {
+			st->err = r;
+			return 0;
+		}
+		return 1;
+	}
+	st->err = uc_fail(UC_ERR_ARG, "unknown key \"%s\" in section [%s]",
+	    name, section);
+	return 0;
+}
+
+/*
+ * Read path and apply each key through keys (terminated by a NULL name).
+ * Returns 0, or an error whose detail names the file and line.
+ */
+int
+conf_load(const char *path, const struct conf_key *keys)
+{
+	struct conf_state	 st = { keys, 0 };
+	FILE			*fp;
+	int			 line;
+
+	if ((fp = fopen(path, "re")) == NULL)
+		return uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
+	line = ini_parse_file(fp, handler, &st);
+	fclose(fp);
+	if (line == 0)
+		return 0;
+	if (st.err == 0)
+		return uc_fail(UC_ERR_FORMAT, "%s:%d: syntax error", path, line);
+	{
+		char	 where[PATH_MAX + 16];
+
+		snprintf(where, sizeof(where), "%s:%d", path, line);
+		uc_prefix(where);
+	}
+	return st.err;
+}
+
+/* Setter for a char * (arg points to it); the copy is owned by *arg. */
+int
+conf_set_string(void *arg, const char *value)
+{
+	char	**dst = arg, *s;
+
+	if ((s = strdup(value)) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "config value");
+	free(*dst);
+	*dst = s;
+	return 0;
+}
+
+/* Setter for a non-negative int. */
+int
+conf_set_int(void *arg, const char *value)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < 0 || v > INT_MAX)
+		return uc_fail(UC_ERR_ARG, "\"%s\" is not a number from 0 to "
+		    "%d", value, INT_MAX);
+	*(int *)arg = (int)v;
+	return 0;
+}

@@ -1,0 +1,170 @@
+/*
+ * File reads and atomic writes; see fileio.h.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "uerr.h"
+
+/*
+ * Read a regular file of at most max bytes into a new buffer (caller
+ * frees; one spare NUL byte follows the data).  "-" reads stdin.
+ */
+int
+file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
+{
+	struct stat	 st;
+	uint8_t		*buf = NULL, *nbuf;
+	size_t		 len = 0, cap = 0;
+	ssize_t		 n;
+	int		 fd, r = UC_ERR_IO;
+
+	*out = NULL;
+	*lenp = 0;
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
+	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1)
+		return uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
+		r = uc_fail(UC_ERR_IO, "%s: %s", path,
+		    S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				r = uc_fail(UC_ERR_FORMAT,
+				    "%s: larger than the %zu-byte limit",
+				    path, max);
+				goto out;
+			}
+			cap = cap ? cap * 2 : 8192;
+			if (cap > max + 1)
+				cap = max + 1;
+			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
+				r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", path);
+				goto out;
+			}
+			buf = nbuf;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max) {
+			r = uc_fail(UC_ERR_FORMAT,
+			    "%s: larger than the %zu-byte limit", path, max);
+			goto out;
+		}
+	}
+	if (buf == NULL && (buf = malloc(1)) == NULL) {
+		r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", path);
+		goto out;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*lenp = len;
+	buf = NULL;
+	r = 0;
+out:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	free(buf);
+	return r;
+}
+
+static int
+write_all(int fd, const uint8_t *p, size_t n)
+{
+	ssize_t	 w;
+
+	while (n > 0) {
+		if ((w = write(fd, p, n)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* fsync the directory holding path so the rename is durable. */
+static void
+sync_dir(const char *path)
+{
+	char	 dir[PATH_MAX];
+	char	*slash;
+	int	 fd;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir))
+		return;
+	if ((slash = strrchr(dir, '/')) == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+/*
+ * Write len bytes to path atomically with the given mode.  If check is
+ * set it runs on the complete temp file before the rename; a non-zero
+ * result aborts the write and is returned.
+ */
+int
+file_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, file_check_fn check, void *arg)
+{
+	char	 tmp[PATH_MAX];
+	int	 fd = -1, r = UC_ERR_IO;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+		return uc_fail(UC_ERR_ARG, "%s: path too long", path);
+	if ((fd = mkstemp(tmp)) == -1)
+		return uc_fail(UC_ERR_IO, "%s: cannot create temp file: %s",
+		    path, strerror(errno));
+	if (fchmod(fd, mode) == -1 || write_all(fd, data, len) == -1 ||
+	    fsync(fd) == -1) {
+		r = uc_fail(UC_ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		fd = -1;
+		r = uc_fail(UC_ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto fail;
+	}
+	fd = -1;
+	if (check != NULL && (r = check(tmp, arg)) != 0)
+		goto fail;
+	if (rename(tmp, path) == -1) {
+		r = uc_fail(UC_ERR_IO, "%s: rename: %s", path, strerror(errno));
+		goto fail;
+	}
+	sync_dir(path);
+	return 0;
+fail:
+	if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	return r;
+}
