@@ -80,7 +80,7 @@ FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 MANS		 = docs/ctlclient.1 docs/tokenctl.1
 
 .PHONY: all check test unit integration demo fuzz fuzz-build install \
-	clean deps deps-test
+	clean deps deps-test bench
 
 all: $(BINS)
 
@@ -109,6 +109,13 @@ $(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(LIBP11) $(LIBUCSEC)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) \
 	    $(LIBP11) $(LIBUCSEC) $(PKG_LIBS) -lcunit
 
+$(BUILD)/bench/bench-sgn: bench/bench-sgn.c $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBUCSEC) $(PKG_LIBS)
+
+bench: $(BINS) $(BUILD)/bench/bench-sgn
+	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin BUILD=$(CURDIR)/$(BUILD) bench/run
+
 deps:
 	scripts/deps build
 
@@ -123,7 +130,7 @@ check: deps-test
 test: unit integration
 
 unit: $(UNIT_BIN)
-	UCSEC_VECTORS=$(or $(UCSEC_VECTORS),../shared/vectors) $(UNIT_BIN)
+	UCSEC_VECTORS=$(or $(UCSEC_VECTORS),tests/vectors) $(UNIT_BIN)
 
 integration: $(BINS)
 	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin tests/integration/run

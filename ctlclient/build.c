@@ -197,6 +197,8 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo,
 			return 2;
 		}
 	}
+	if (r == 0 && !bo->have_time && getenv("SOURCE_DATE_EPOCH") != NULL)
+		r = parse_time(getenv("SOURCE_DATE_EPOCH"), bo);
 	if (r != 0)
 		return fail_line(r);
 	return 0;

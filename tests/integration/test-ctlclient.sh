@@ -1,0 +1,155 @@
+# ctlclient end to end: reference vectors, SoftHSM tokens made here with
+# tokenctl AND OpenSC's pkcs11-tool, the openssl CLI as signature oracle,
+# a live TLS server on loopback, and the trust rules.
+. "$(dirname "$0")/lib.sh"
+need softhsm2-util pkcs11-tool openssl
+softhsm_init
+cd "$T"
+
+# --- reference vectors: every trust list parses and verifies, tampered fails
+for f in CTLFile.tlv ITLFile.tlv; do
+	"$CTL" verify "$V/$f" >/dev/null || fail "verify $f"
+	"$CTL" show "$V/$f" | grep -q "Signature: *valid" || fail "show $f"
+done
+"$CTL" show --json "$V/ITLFile.tlv" | grep -q '"signer_version":"1.1"' || fail "json"
+expect_fail "$CTL" verify "$V/CTLFile-tampered.tlv"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "tampered: want one error line"
+grep -q "CTLFile-tampered.tlv" "$T/err" || fail "tampered: error names no file"
+ok "vectors verify, tampered refused"
+
+# --- byte-identical rebuilds with the reference's inputs
+"$CTL" build -o CTLFile.tlv --digest sha1 --sast "$V/sast1.pem" \
+    --sast "$V/sast2.crt" --ccm-tftp "$V/ccm-tftp.crt" --capf "$V/capf.crt" \
+    --timestamp 1795650543 >/dev/null
+cmp CTLFile.tlv "$V/CTLFile.tlv" || fail "CTLFile.tlv differs from the reference"
+SOURCE_DATE_EPOCH=1795650543 "$CTL" build -o ITLFile.tlv --version 1.1 \
+    --digest sha512 --sast "$V/sast1.pem" --ccm-tftp "$V/ccm-tftp.crt" \
+    --tftp "$V/ec-tftp.crt" --capf "$V/capf.crt" >/dev/null
+cmp ITLFile.tlv "$V/ITLFile.tlv" || fail "ITLFile.tlv differs from the reference"
+ok "rebuilt CTL and ITL are byte-identical to the reference"
+
+# --- bad input: one line naming file and offset, exit 1, nothing written
+: >empty.tlv
+expect_fail "$CTL" show empty.tlv
+grep -q "empty.tlv" "$T/err" || fail "empty: no file name"
+head -c 1000 "$V/CTLFile.tlv" >trunc.tlv
+expect_fail "$CTL" verify trunc.tlv
+grep -q "offset" "$T/err" || fail "truncated: no offset"
+printf 'not a trust list at all' >junk.tlv
+expect_fail "$CTL" show junk.tlv
+expect_fail "$CTL" build -o x.tlv --version 1.0 --sast "$V/sast1.pem" \
+    --sast "$V/sast2.crt" --tftp "$V/ec-tftp.crt"
+grep -q "1.1" "$T/err" || fail "EC in 1.0 not explained"
+[ ! -e x.tlv ] || fail "partial file written"
+ls x.tlv.* 2>/dev/null && fail "temp file left behind"
+ok "bad input refused with one line"
+
+# --- SAST count rules
+expect_fail "$CTL" build -o one.tlv --sast "$V/sast1.pem" --ccm "$V/ccm-tftp.crt"
+grep -q "allow-single-token" "$T/err" || fail "single token not explained"
+"$CTL" build -o one.tlv --allow-single-token --sast "$V/sast1.pem" \
+    --ccm "$V/ccm-tftp.crt" >/dev/null || fail "--allow-single-token"
+expect_fail "$CTL" build -o three.tlv --sast "$V/sast1.pem" \
+    --sast "$V/sast2.crt" --sast "$V/tftp.crt"
+grep -q "at most 2" "$T/err" || fail "third SAST not explained"
+"$CTL" build -o ITLSEP001122334455.tlv --sast "$V/sast1.pem" \
+    --tftp "$V/tftp.crt" >/dev/null || fail "ITL with one SAST"
+"$CTL" show ITLSEP001122334455.tlv | grep -q "Filename: *ITLFile.tlv" ||
+    fail "per-device ITL keeps the generic header filename"
+ok "SAST count rules"
+
+# --- tokens: one key from tokenctl, one from OpenSC's pkcs11-tool
+init_token SAST-1 1111
+init_token SAST-2 2222
+init_token ROGUE 3333
+printf '1111\n' >pin1; printf '2222\n' >pin2; printf '3333\n' >pin3
+chmod 600 pin1 pin2 pin3
+K1="pkcs11:token=SAST-1;object=sast?pin-source=$T/pin1"
+K2="pkcs11:token=SAST-2;object=sast2?pin-source=$T/pin2"
+KR="pkcs11:token=ROGUE;object=sast?pin-source=$T/pin3"
+"$TOK" keygen "$K1" rsa:2048 >/dev/null || fail "tokenctl keygen"
+pkcs11-tool --module "$SOFTHSM_MODULE" --token-label SAST-2 --login \
+    --pin 2222 --keypairgen --key-type rsa:2048 --id 22 --label sast2 \
+    >/dev/null 2>&1 || fail "pkcs11-tool keygen"
+"$TOK" keygen "$KR" rsa:2048 >/dev/null || fail "tokenctl keygen rogue"
+pkcs11-tool --module "$SOFTHSM_MODULE" --token-label SAST-1 --login \
+    --pin 1111 --list-objects 2>/dev/null | grep -q "label: *sast" ||
+    fail "pkcs11-tool does not see tokenctl's key"
+"$TOK" selfsign "$K1" --subject "/CN=SAST-1/O=ucsec-it/OU=SAST" -o sast1.pem >/dev/null
+"$TOK" selfsign "$K2" --subject "/CN=SAST-2/O=ucsec-it/OU=SAST" -o sast2.pem >/dev/null ||
+    fail "tokenctl cannot use pkcs11-tool's key"
+"$TOK" selfsign "$KR" --subject "/CN=Rogue/O=Mallory" -o rogue.pem >/dev/null
+ok "keys from tokenctl and pkcs11-tool, SAST certificates on the tokens"
+
+# --- a live server's certificate over TLS (loopback only, bounded wait)
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=ccm2.test" \
+    -keyout ccm2.key -out ccm2.crt 2>/dev/null
+port=$((21000 + $$ % 20000))
+openssl s_server -accept "127.0.0.1:$port" -cert ccm2.crt -key ccm2.key \
+    -naccept 1 >s_server.log 2>&1 </dev/null &
+srv=$!
+i=0
+while ! grep -q ACCEPT s_server.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+
+# --- build on the token: both tokens present
+"$CTL" build -o CTLFile.tlv --sast "$K1" --sast "pkcs11:token=SAST-2;object=sast2" \
+    --ccm-tftp "$V/ccm-tftp.crt,dns=ccm1.example.test,ip=192.0.2.11" \
+    --ccm "tls://127.0.0.1:$port" --capf "$V/capf.crt" >build.out ||
+    { kill $srv 2>/dev/null; fail "build on token: $(cat build.out)"; }
+kill $srv 2>/dev/null || true
+"$CTL" verify CTLFile.tlv >/dev/null || fail "token-signed CTL does not verify"
+"$CTL" show CTLFile.tlv >show.txt
+grep -q "IP Address: *192.0.2.11" show.txt || fail "no IP address"
+grep -q "DNS Name: *ccm1.example.test" show.txt || fail "no DNS name"
+grep -q "CN=ccm2.test" show.txt || fail "TLS-collected certificate missing"
+grep -q "IP Address: *127.0.0.1" show.txt || fail "TLS record has no IP"
+! grep -q 1111 build.out show.txt || fail "PIN leaked into output"
+ok "CTL built and signed on a SoftHSM token, incl. a tls:// source"
+
+# --- openssl CLI as oracle: signature over the file minus tag 12
+off=$(sed -n 's/^Signature: *\([0-9]*\) bytes at offset \([0-9]*\)$/\2/p' show.txt)
+len=$(sed -n 's/^Signature: *\([0-9]*\) bytes at offset \([0-9]*\)$/\1/p' show.txt)
+[ -n "$off" ] && [ -n "$len" ] || fail "no signature offset in show"
+size=$(wc -c <CTLFile.tlv)
+head -c "$off" CTLFile.tlv >signed.bin
+tail -c $((size - off - 3 - len)) CTLFile.tlv >>signed.bin
+tail -c $((size - off - 3)) CTLFile.tlv | head -c "$len" >sig.bin
+openssl x509 -in sast1.pem -noout -pubkey >sast1.pub
+openssl dgst -sha1 -verify sast1.pub -signature sig.bin signed.bin >/dev/null ||
+    fail "openssl does not verify the token signature"
+ok "openssl dgst verifies the token's signature"
+
+# --- update with the second token; the first token is unplugged (cert file)
+cp CTLFile.tlv CTLFile-v1.tlv
+"$CTL" update CTLFile.tlv --sign-with "$K2" --add-tftp "$V/tftp.crt" \
+    --remove 2001 >/dev/null || fail "update with SAST-2"
+"$CTL" verify CTLFile.tlv | grep -q "CN=SAST-2" || fail "update not signed by SAST-2"
+"$CTL" check-rollover CTLFile-v1.tlv CTLFile.tlv >/dev/null ||
+    fail "phones would refuse a legitimate update"
+"$CTL" diff CTLFile-v1.tlv CTLFile.tlv >diff.txt && fail "diff: want exit 1"
+grep -q "^- CCM+TFTP" diff.txt && grep -q "^+ TFTP" diff.txt || fail "diff content"
+ok "update signed by the second token; check-rollover accepts it"
+
+# --- the stolen-laptop rule
+cp CTLFile.tlv before.tlv
+expect_fail "$CTL" update CTLFile.tlv --sign-with "$KR" --add-ccm ccm2.crt
+grep -q "not a SAST" "$T/err" || fail "rogue update not explained"
+cmp CTLFile.tlv before.tlv || fail "refused update changed the file"
+# a rogue-built list is refused by check-rollover
+"$CTL" build -o rogue.tlv --allow-single-token --sast "$KR" \
+    --ccm-tftp "$V/ccm-tftp.crt" >/dev/null
+if "$CTL" check-rollover CTLFile.tlv rogue.tlv >roll.txt; then
+	fail "check-rollover accepted a rogue list"
+fi
+grep -q "REFUSED" roll.txt || fail "rollover refusal not explained"
+ok "rogue token refused for update and rollover"
+
+# --- wrong PIN: token's answer, exit 1, old file intact, PIN not shown
+expect_fail env UCSEC_PIN=9999 "$CTL" update CTLFile.tlv \
+    --sign-with "pkcs11:token=SAST-1;object=sast" --add-ccm ccm2.crt
+grep -qi "pin" "$T/err" || fail "wrong PIN not reported: $(cat "$T/err")"
+grep -q 9999 "$T/err" && fail "PIN echoed"
+cmp CTLFile.tlv before.tlv || fail "failed update changed the file"
+"$CTL" update CTLFile.tlv --sign-with "$K1" --add-ccm ccm2.crt >/dev/null ||
+    fail "correct PIN after a wrong one"
+ok "wrong PIN reported once; the token still works"
