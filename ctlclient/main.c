@@ -3,6 +3,7 @@
  * Trust List (CTLFile.tlv) and Initial Trust List (ITLFile.tlv) of a
  * Cisco-style phone cluster, signing with SAST eTokens over PKCS#11.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +84,8 @@ main(int argc, char *argv[])
 {
 	size_t	 i;
 
+	/* A TLS peer that hangs up must give an error, not kill us. */
+	signal(SIGPIPE, SIG_IGN);
 	log_init(progname, 0, getenv("UCSEC_DEBUG") ? LOG_LEVEL_DEBUG :
 	    LOG_LEVEL_INFO);
 	if (argc < 2)

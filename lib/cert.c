@@ -92,8 +92,9 @@ cert_name_text(const X509_NAME *name, char *out, size_t sz)
 {
 	BIO	*bio;
 	int	 n, r = UC_ERR_CRYPTO;
+	/* RFC 4514 escaping, UTF-8 kept as is, DER order, "," joined. */
 	unsigned long flags = (XN_FLAG_RFC2253 & ~XN_FLAG_DN_REV &
-	    ~XN_FLAG_SEP_MASK) | XN_FLAG_SEP_COMMA_PLUS;
+	    ~XN_FLAG_SEP_MASK & ~ASN1_STRFLGS_ESC_MSB) | XN_FLAG_SEP_COMMA_PLUS;
 
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return uc_fail(UC_ERR_ALLOC, "BIO_new");

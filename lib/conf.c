@@ -14,8 +14,20 @@
 
 struct conf_state {
 	const struct conf_key	*keys;
-	int			 err;
+	int			 err;		/* first error, 0 if none */
+	char			 first[512];	/* its detail line */
 };
+
+/* Keep the first error only: inih reports the first bad line. */
+static int
+conf_error(struct conf_state *st, int r)
+{
+	if (st->err == 0) {
+		st->err = r;
+		snprintf(st->first, sizeof(st->first), "%s", uc_errdetail());
+	}
+	return 0;
+}
 
 static int
 handler(void *arg, const char *section, const char *name, const char *value)
@@ -28,15 +40,12 @@ handler(void *arg, const char *section, const char *name, const char *value)
 		if (strcmp(k->section, section) != 0 ||
 		    strcmp(k->name, name) != 0)
 			continue;
-		if ((r = k->set(k->arg, value)) != 0) {
-			st->err = r;
-			return 0;
-		}
+		if ((r = k->set(k->arg, value)) != 0)
+			return conf_error(st, r);
 		return 1;
 	}
-	st->err = uc_fail(UC_ERR_ARG, "unknown key \"%s\" in section [%s]",
-	    name, section);
-	return 0;
+	return conf_error(st, uc_fail(UC_ERR_ARG, "unknown key \"%s\" in "
+	    "section [%s]", name, section));
 }
 
 /*
@@ -46,8 +55,9 @@ handler(void *arg, const char *section, const char *name, const char *value)
 int
 conf_load(const char *path, const struct conf_key *keys)
 {
-	struct conf_state	 st = { keys, 0 };
+	struct conf_state	 st = { .keys = keys };
 	FILE			*fp;
+	char			 where[PATH_MAX + 16];
 	int			 line;
 
 	if ((fp = fopen(path, "re")) == NULL)
@@ -58,12 +68,9 @@ conf_load(const char *path, const struct conf_key *keys)
 		return 0;
 	if (st.err == 0)
 		return uc_fail(UC_ERR_FORMAT, "%s:%d: syntax error", path, line);
-	{
-		char	 where[PATH_MAX + 16];
-
-		snprintf(where, sizeof(where), "%s:%d", path, line);
-		uc_prefix(where);
-	}
+	snprintf(where, sizeof(where), "%s:%d", path, line);
+	uc_seterr("%s", st.first);
+	uc_prefix(where);
 	return st.err;
 }
 

@@ -52,6 +52,8 @@ take(struct cursor *c, size_t n)
 		c->bad = 1;
 		return NULL;
 	}
+	if (c->base == NULL)		/* empty buffer, n == 0 */
+		return NULL;
 	p = c->base + c->pos;
 	c->pos += n;
 	return p;
@@ -114,10 +116,11 @@ cur_copy(struct cursor *c, void *dst, size_t n)
 {
 	const uint8_t	*p;
 
+	if (n == 0)
+		return !c->bad;
 	if ((p = take(c, n)) == NULL)
 		return 0;
-	if (n > 0)
-		memcpy(dst, p, n);
+	memcpy(dst, p, n);
 	return 1;
 }
 
@@ -162,8 +165,10 @@ cur_strz(struct cursor *c, size_t max, size_t *lenp)
 	const uint8_t	*p, *nul;
 	size_t		 avail;
 
-	if (c->bad)
+	if (c->bad || c->base == NULL) {
+		c->bad = 1;
 		return NULL;
+	}
 	avail = c->end - c->pos;
 	if (avail > max)
 		avail = max;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +34,12 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd == -1)
 		return uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1 || S_ISDIR(st.st_mode)) {
-		r = uc_fail(UC_ERR_IO, "%s: %s", path,
-		    S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+	if (fstat(fd, &st) == -1) {
+		r = uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		r = uc_fail(UC_ERR_IO, "%s: is a directory", path);
 		goto out;
 	}
 	for (;;) {
@@ -47,7 +51,7 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 				goto out;
 			}
 			cap = cap ? cap * 2 : 8192;
-			if (cap > max + 1)
+			if (max < SIZE_MAX - 1 && cap > max + 1)
 				cap = max + 1;
 			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
 				r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", path);

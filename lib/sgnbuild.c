@@ -277,6 +277,11 @@ sgn_build(const struct sgn_build *p, const uint8_t *body, size_t bodylen,
 	    p->timestamp & 0xff }, 4);
 	if (p->enc != NULL)
 		put_enc(&b, p->enc);
+	if (!wbuf_ok(&b)) {
+		r = uc_fail(UC_ERR_FORMAT, "%s: a header element is over the "
+		    "65535-byte limit or memory ran out", p->filename);
+		goto out;
+	}
 	while ((b.len + 3 + sigsz) % 4 != 0)
 		wbuf_u8(&b, 13);
 	hlen = b.len + 3 + sigsz;

@@ -101,7 +101,7 @@ wbuf_insert(struct wbuf *b, size_t off, const void *p, size_t n)
 		b->bad = 1;
 		return;
 	}
-	if (!reserve(b, n))
+	if (n == 0 || !reserve(b, n))
 		return;
 	memmove(b->data + off + n, b->data + off, b->len - off);
 	memcpy(b->data + off, p, n);

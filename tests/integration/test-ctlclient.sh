@@ -86,7 +86,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=ccm2.test" \
     -keyout ccm2.key -out ccm2.crt 2>/dev/null
 port=$((21000 + $$ % 20000))
 openssl s_server -accept "127.0.0.1:$port" -cert ccm2.crt -key ccm2.key \
-    -naccept 1 >s_server.log 2>&1 </dev/null &
+    -naccept 1 -www >s_server.log 2>&1 </dev/null &
 srv=$!
 i=0
 while ! grep -q ACCEPT s_server.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
@@ -150,6 +150,6 @@ expect_fail env UCSEC_PIN=9999 "$CTL" update CTLFile.tlv \
 grep -qi "pin" "$T/err" || fail "wrong PIN not reported: $(cat "$T/err")"
 grep -q 9999 "$T/err" && fail "PIN echoed"
 cmp CTLFile.tlv before.tlv || fail "failed update changed the file"
-"$CTL" update CTLFile.tlv --sign-with "$K1" --add-ccm ccm2.crt >/dev/null ||
+"$CTL" update CTLFile.tlv --sign-with "$K1" --add-app-server "$V/device.crt" >/dev/null ||
     fail "correct PIN after a wrong one"
 ok "wrong PIN reported once; the token still works"
