@@ -135,13 +135,15 @@ signer_check_key(struct signer *s)
 	return 0;
 }
 
-/* PEM-file backend: ctx is the EVP_PKEY. */
-
-static int
-file_sign(void *ctx, enum signer_md md, const uint8_t *msg, size_t len,
-    uint8_t *sig, size_t *siglen)
+/*
+ * Sign msg with an EVP_PKEY held by any backend (a PEM key, or a token
+ * key behind libp11's methods): RSASSA-PKCS1-v1_5 for RSA, DER ECDSA for
+ * EC.  *siglen holds the size of sig on entry.
+ */
+int
+signer_evp_sign(EVP_PKEY *pk, enum signer_md md, const uint8_t *msg,
+    size_t len, uint8_t *sig, size_t *siglen)
 {
-	EVP_PKEY	*pk = ctx;
 	EVP_MD_CTX	*mctx;
 	EVP_PKEY_CTX	*pctx;
 	int		 r = UC_ERR_CRYPTO;
@@ -165,6 +167,15 @@ file_sign(void *ctx, enum signer_md md, const uint8_t *msg, size_t len,
 out:
 	EVP_MD_CTX_free(mctx);
 	return r;
+}
+
+/* PEM-file backend: ctx is the EVP_PKEY. */
+
+static int
+file_sign(void *ctx, enum signer_md md, const uint8_t *msg, size_t len,
+    uint8_t *sig, size_t *siglen)
+{
+	return signer_evp_sign(ctx, md, msg, len, sig, siglen);
 }
 
 static void

@@ -49,6 +49,8 @@ const EVP_MD *signer_evp_md(enum signer_md);
 const char *signer_md_name(enum signer_md);
 int	 signer_md_parse(const char *, enum signer_md *);
 
+int	 signer_evp_sign(EVP_PKEY *, enum signer_md, const uint8_t *, size_t,
+	    uint8_t *, size_t *);
 int	 signer_file_open(const char *, const char *, struct signer **);
 int	 signer_check_key(struct signer *);
 

@@ -84,7 +84,6 @@ int	 p11_signer_open_cert(const char *, const struct p11_opts *, X509 *,
 	    struct signer **);
 
 /* p11uri.c */
-char	*p11_uri_redact(const char *);
 int	 p11_uri_format(const char *, const char *, const uint8_t *, size_t,
 	    const char *, char *, size_t);
 

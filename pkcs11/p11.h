@@ -52,6 +52,7 @@ struct p11_uri {
 int	 p11_uri_parse(const char *, struct p11_uri *);
 void	 p11_uri_free(struct p11_uri *);
 int	 p11_is_uri(const char *);
+char	*p11_uri_redact(const char *);
 
 int	 pin_parse(const uint8_t *, size_t, char *, size_t);
 int	 pin_from_file(const char *, char *, size_t);
