@@ -117,19 +117,40 @@ opt_role(int opt)
 	return -1;
 }
 
-/* Removal patterns for update. */
-struct removals {
-	const char	*v[CTL_ENTRIES_MAX];
-	size_t		 n;
-};
+/* The option name for a role ("ccm-tftp"). */
+static const char *
+role_optname(int role)
+{
+	size_t	 i;
+
+	for (i = 0; i < NROLES; i++)
+		if (role_opts[i].role == role)
+			return role_opts[i].name;
+	return "?";
+}
+
+/*
+ * Header filenames phones know (2.5): per-device files keep these too,
+ * and which one it is decides the SAST rules.
+ */
+static int
+check_filename(const char *name)
+{
+	if (strcmp(name, "CTLFile.tlv") == 0 || strcmp(name, "ITLFile.tlv") == 0)
+		return 0;
+	return uc_fail(UC_ERR_ARG, "--filename %s: the header names "
+	    "CTLFile.tlv or ITLFile.tlv, also in per-device files "
+	    "(signed-files.md 2.5)", name);
+}
 
 /*
  * Parse build/update options.  add selects "--add-ROLE" (update) or
- * "--ROLE" (build) for records.  Returns 0, or 2 after a usage message.
+ * "--ROLE" (build) for records.  Sources are only collected here and
+ * loaded once every option (--module above all) is known.  Returns 0, or
+ * 2 after a usage message, or 1 after an error line.
  */
 static int
-parse_opts(int argc, char **argv, int add, struct buildopts *bo,
-    struct entries *es, struct removals *rm)
+parse_opts(int argc, char **argv, int add, struct buildopts *bo)
 {
 	struct option	 lo[NCOMMON + 2 * NROLES + 1];
 	char		 names[NROLES][24];
@@ -145,10 +166,15 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo,
 		if ((role = opt_role(base)) >= 0) {
 			if ((c >= OPT_ADD) != add) {
 				warnx_usage("%s: use --%s%s here", argv[0],
-				    add ? "add-" : "", role_opts[0].name);
+				    add ? "add-" : "", role_optname(role));
 				return 2;
 			}
-			r = entry_add(es, optarg, role, &bo->p11);
+			if (bo->npend == CTL_ENTRIES_MAX)
+				r = uc_fail(UC_ERR_ARG, "more than %d records",
+				    CTL_ENTRIES_MAX);
+			else
+				bo->pend[bo->npend++] =
+				    (struct pending){ role, optarg };
 			continue;
 		}
 		switch (c) {
@@ -177,6 +203,7 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo,
 			break;
 		case OPT_FILENAME:
 			bo->filename = optarg;
+			r = check_filename(optarg);
 			break;
 		case OPT_TIMESTAMP:
 			r = parse_time(optarg, bo);
@@ -185,11 +212,11 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo,
 			bo->p11.module = optarg;
 			break;
 		case OPT_REMOVE:
-			if (!add || rm->n == CTL_ENTRIES_MAX) {
+			if (!add || bo->nremove == CTL_ENTRIES_MAX) {
 				warnx_usage("--remove belongs to update");
 				return 2;
 			}
-			rm->v[rm->n++] = optarg;
+			bo->remove[bo->nremove++] = optarg;
 			break;
 		case 'h':
 			usage();
@@ -201,6 +228,20 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo,
 		r = parse_time(getenv("SOURCE_DATE_EPOCH"), bo);
 	if (r != 0)
 		return fail_line(r);
+	return 0;
+}
+
+/* Load every collected source into es. */
+static int
+load_pending(const struct buildopts *bo, struct entries *es)
+{
+	size_t	 i;
+	int	 r;
+
+	for (i = 0; i < bo->npend; i++)
+		if ((r = entry_add(es, bo->pend[i].spec, bo->pend[i].role,
+		    &bo->p11)) != 0)
+			return r;
 	return 0;
 }
 
@@ -244,6 +285,7 @@ static int
 check_entries(const struct entries *es, const struct buildopts *bo)
 {
 	const struct entry	*e, *f;
+	char			 rb[32];
 	size_t			 i, j;
 	int			 ec;
 
@@ -263,7 +305,8 @@ check_entries(const struct entries *es, const struct buildopts *bo)
 			if (f->role == e->role && X509_cmp(f->cert, e->cert) == 0)
 				return uc_fail(UC_ERR_ARG, "%s: the same "
 				    "certificate is already listed as %s (%s)",
-				    e->what, tlv_role_name(e->role), f->what);
+				    e->what, tlv_role_text(e->role, rb,
+				    sizeof(rb)), f->what);
 		}
 	}
 	return 0;
@@ -338,28 +381,30 @@ check_written(const char *tmp, void *arg)
 	return r;
 }
 
-/* Print what was written, one line per record, for the admin's records. */
+/*
+ * Print the records about to be signed, one line each with the SHA-1 an
+ * admin compares (above all for certificates collected over TLS), before
+ * the token signs anything.
+ */
 static void
-report(const struct buildopts *bo, const struct entries *es,
-    const struct signer *s)
+print_plan(const struct entries *es)
 {
 	uint8_t		 md[EVP_MAX_MD_SIZE];
-	char		 name[CERT_NAME_MAX], hex[2 * 20 + 1];
+	char		 name[CERT_NAME_MAX], vname[CERT_NAME_MAX];
+	char		 hex[2 * 20 + 1], rb[32];
 	size_t		 i, mdlen;
 
-	cert_name_text(X509_get_subject_name(s->cert), name, sizeof(name));
-	printf("wrote %s: %zu records, %s, signer version %u.%u, signed by "
-	    "%s\n", bo->out, es->n, signer_md_name(bo->md), bo->sver_major,
-	    bo->sver_minor, name);
 	for (i = 0; i < es->n; i++) {
-		hex[0] = '\0';
+		hex[0] = name[0] = '\0';
 		if (cert_fingerprint(es->v[i].cert, EVP_sha1(), md, &mdlen) == 0)
 			hex_encode(md, mdlen, hex);
 		cert_name_text(X509_get_subject_name(es->v[i].cert), name,
 		    sizeof(name));
-		printf("  %-10s %s  sha1 %s%s\n", tlv_role_name(es->v[i].role),
-		    name, hex, es->v[i].raw ? "" : "  (new)");
+		printf("  %-10s %s  sha1 %s%s\n", tlv_role_text(es->v[i].role,
+		    rb, sizeof(rb)), str_vis(vname, sizeof(vname), name), hex,
+		    es->v[i].raw ? "" : "  (new)");
 	}
+	fflush(stdout);
 }
 
 /* Encode, sign, verify and atomically write the trust list. */
@@ -391,14 +436,40 @@ write_tlv(const struct buildopts *bo, const struct entries *es,
 	if ((r = file_write_atomic(bo->out, out, outlen, 0644, check_written,
 	    &w)) != 0)
 		goto out;
-	report(bo, es, s);
+	printf("wrote %s: %zu records, %s, signer version %u.%u, signed by "
+	    "%s\n", bo->out, es->n, signer_md_name(bo->md), bo->sver_major,
+	    bo->sver_minor, s->label);
 out:
 	wbuf_free(&b);
 	free(out);
 	return r;
 }
 
-/* Open the signer: --sign-with, else the first SAST source. */
+/*
+ * Can a SAST source sign?  A token URI can; a file only when it holds a
+ * private key (the reference tools' key+certificate .pem, for labs).
+ */
+static int
+can_sign(const char *src)
+{
+	uint8_t	*buf = NULL;
+	size_t	 len;
+	int	 yes;
+
+	if (p11_is_uri(src))
+		return 1;
+	if (strncmp(src, "tls://", 6) == 0 ||
+	    file_read(src, 256 * 1024, &buf, &len) != 0)
+		return 0;
+	yes = memmem(buf, len, "PRIVATE KEY-----", 16) != NULL;
+	OPENSSL_clear_free(buf, len + 1);
+	return yes;
+}
+
+/*
+ * Open the signer: --sign-with, else the first SAST source that can
+ * sign (signed-files.md: the file is signed by a SAST).
+ */
 static int
 open_signer(const struct buildopts *bo, const struct entries *es,
     struct signer **s)
@@ -408,14 +479,13 @@ open_signer(const struct buildopts *bo, const struct entries *es,
 	int		 r;
 
 	for (i = 0; key == NULL && i < es->n; i++)
-		if (es->v[i].role == TLV_ROLE_SAST && es->v[i].raw == NULL)
-			key = es->v[i].what;
+		if (es->v[i].role == TLV_ROLE_SAST && es->v[i].raw == NULL &&
+		    can_sign(es->v[i].src))
+			key = es->v[i].src;
 	if (key == NULL)
-		return uc_fail(UC_ERR_ARG, "no signing token: give --sign-with "
-		    "pkcs11:...");
-	if (strncmp(key, "tls://", 6) == 0)
-		return uc_fail(UC_ERR_ARG, "%s: a live server cannot sign; give "
-		    "--sign-with pkcs11:...", key);
+		return uc_fail(UC_ERR_ARG, "no SAST can sign: none is a token "
+		    "URI or a PEM file with its key; plug in a token and give "
+		    "--sign-with pkcs11:...");
 	if ((r = keyref_signer_open(key, bo->sign_cert, &bo->p11, s)) != 0)
 		return r;
 	if ((r = signer_check_key(*s)) != 0) {
@@ -435,12 +505,14 @@ finish(struct buildopts *bo, struct entries *es, struct signer *s)
 	struct signer	*own = NULL;
 	int		 r, is_ctl;
 
-	is_ctl = strncmp(bo->filename, "CTL", 3) == 0;
+	/* Anything but an ITL gets the CTL's two-token rule. */
+	is_ctl = strcasecmp(bo->filename, "ITLFile.tlv") != 0;
 	if ((r = check_sast(es, is_ctl, bo->allow_single)) != 0 ||
 	    (r = check_entries(es, bo)) != 0)
 		return r;
 	if (s == NULL && (r = open_signer(bo, es, &own)) != 0)
 		return r;
+	print_plan(es);
 	if ((r = check_signer_listed(es, s ? s : own)) == 0)
 		r = write_tlv(bo, es, s ? s : own);
 	signer_free(own);
@@ -454,29 +526,33 @@ finish(struct buildopts *bo, struct entries *es, struct signer *s)
 int
 cmd_build(int argc, char **argv)
 {
-	struct buildopts	 bo;
-	struct removals		 rm = { .n = 0 };
+	struct buildopts	*bo;
 	struct entries		*es;
 	int			 r;
 
-	if ((es = calloc(1, sizeof(*es))) == NULL)
+	if ((es = calloc(1, sizeof(*es))) == NULL ||
+	    (bo = calloc(1, sizeof(*bo))) == NULL) {
+		free(es);
 		return fail_line(uc_fail(UC_ERR_ALLOC, "entries"));
-	if ((r = parse_opts(argc, argv, 0, &bo, es, &rm)) != 0)
+	}
+	if ((r = parse_opts(argc, argv, 0, bo)) != 0)
 		goto out;
-	if (bo.out == NULL || optind != argc) {
+	if (bo->out == NULL || optind != argc) {
 		warnx_usage("build: -o OUT is required and takes no operands");
 		r = 2;
 		goto out;
 	}
-	if (bo.filename == NULL)
-		bo.filename = default_filename(bo.out);
-	if (!bo.md_set)
-		bo.md = SIGNER_SHA1;
-	if ((r = finish(&bo, es, NULL)) != 0)
+	if (bo->filename == NULL)
+		bo->filename = default_filename(bo->out);
+	if (!bo->md_set)
+		bo->md = SIGNER_SHA1;
+	if ((r = load_pending(bo, es)) != 0 ||
+	    (r = finish(bo, es, NULL)) != 0)
 		r = fail_line(r);
 out:
 	entries_free(es);
 	free(es);
+	free(bo);
 	return r;
 }
 
@@ -501,7 +577,7 @@ removal_matches(const char *pat, const struct tlv_record *rec)
 
 /* Keep the current records that no --remove names, in their order. */
 static int
-keep_records(const struct sgn_file *f, const struct removals *rm,
+keep_records(const struct sgn_file *f, const struct buildopts *bo,
     struct entries *kept)
 {
 	const struct tlv_record	*rec;
@@ -511,8 +587,8 @@ keep_records(const struct sgn_file *f, const struct removals *rm,
 
 	for (i = 0; i < f->nrecs; i++) {
 		rec = &f->recs[i];
-		for (drop = 0, j = 0; j < rm->n; j++)
-			if (removal_matches(rm->v[j], rec)) {
+		for (drop = 0, j = 0; j < bo->nremove; j++)
+			if (removal_matches(bo->remove[j], rec)) {
 				hits[j]++;
 				drop = 1;
 			}
@@ -524,7 +600,8 @@ keep_records(const struct sgn_file *f, const struct removals *rm,
 		e = &kept->v[kept->n];
 		memset(e, 0, sizeof(*e));
 		if ((r = record_cert(rec, &e->cert)) != 0)
-			return r;
+			return uc_fail(r, "record %zu at offset %zu: %s", i + 1,
+			    rec->off, uc_errdetail());
 		kept->n++;
 		e->role = rec->role;
 		e->raw = f->buf + rec->off;
@@ -532,24 +609,26 @@ keep_records(const struct sgn_file *f, const struct removals *rm,
 		if ((e->what = strdup(rec->subject ? rec->subject : "?")) == NULL)
 			return uc_fail(UC_ERR_ALLOC, "record name");
 	}
-	for (j = 0; j < rm->n; j++)
+	for (j = 0; j < bo->nremove; j++)
 		if (hits[j] == 0)
 			return uc_fail(UC_ERR_ARG, "--remove %s: no record has "
-			    "that serial number or subject", rm->v[j]);
+			    "that serial number or subject", bo->remove[j]);
 	return 0;
 }
 
 /*
  * Only a token that is already a SAST of the current file may sign its
  * successor: the rule that keeps a stolen laptop from re-rooting phones.
+ * Checked with the key's certificate, read without logging in, so a
+ * wrong token costs no PIN try.
  */
 static int
 check_authorised(const struct sgn_file *f, const char *path,
-    const struct signer *s)
+    const struct buildopts *bo)
 {
-	X509		*x;
-	size_t		 i;
-	int		 r, found = 0;
+	X509	*x = NULL;
+	char	*label;
+	int	 r;
 
 	if ((r = tlv_verify(f, NULL)) != 0) {
 		uc_prefix("current file does not verify; refusing to extend "
@@ -557,18 +636,32 @@ check_authorised(const struct sgn_file *f, const char *path,
 		uc_prefix(path);
 		return r;
 	}
-	for (i = 0; i < f->nrecs && !found; i++) {
-		if (f->recs[i].role != TLV_ROLE_SAST ||
-		    record_cert(&f->recs[i], &x) != 0)
-			continue;
-		found = X509_cmp(x, s->cert) == 0;
-		X509_free(x);
-	}
-	if (!found)
+	if ((r = keyref_cert_load(bo->sign_cert ? bo->sign_cert :
+	    bo->sign_with, &bo->p11, &x)) != 0)
+		return r;
+	if (!is_sast_record(f, x)) {
+		label = p11_uri_redact(bo->sign_with);
 		r = uc_fail(UC_ERR_POLICY, "%s: %s is not a SAST token of this "
 		    "file; only a token already in the file may sign its update "
-		    "(phones would refuse it)", path, s->label);
+		    "(phones would refuse it)", path, label ? label : "key");
+		free(label);
+	}
+	X509_free(x);
 	return r;
+}
+
+/* Update's defaults come from the current file. */
+static void
+inherit_header(struct buildopts *bo, const struct sgn_file *f)
+{
+	if (bo->filename == NULL)
+		bo->filename = f->h.filename ? f->h.filename : "CTLFile.tlv";
+	if (!bo->md_set && sgn_hash_md(f->h.hash_alg, &bo->md) != 0)
+		bo->md = SIGNER_SHA1;
+	if (!bo->sver_set && f->h.has_signer_ver) {
+		bo->sver_major = f->h.sver_major;
+		bo->sver_minor = f->h.sver_minor;
+	}
 }
 
 /*
@@ -578,61 +671,45 @@ check_authorised(const struct sgn_file *f, const char *path,
 int
 cmd_update(int argc, char **argv)
 {
-	struct buildopts	 bo;
-	struct removals		 rm = { .n = 0 };
-	struct entries		*add, *all = NULL;
+	struct buildopts	*bo;
+	struct entries		*all = NULL;
 	struct sgn_file		*f = NULL;
 	struct signer		*s = NULL;
 	const char		*path;
-	size_t			 i;
 	int			 r;
 
-	if ((add = calloc(1, sizeof(*add))) == NULL ||
+	if ((bo = calloc(1, sizeof(*bo))) == NULL ||
 	    (all = calloc(1, sizeof(*all))) == NULL) {
 		r = fail_line(uc_fail(UC_ERR_ALLOC, "entries"));
 		goto out;
 	}
-	if ((r = parse_opts(argc, argv, 1, &bo, add, &rm)) != 0)
+	if ((r = parse_opts(argc, argv, 1, bo)) != 0)
 		goto out;
-	if (optind + 1 != argc || bo.sign_with == NULL) {
+	if (optind + 1 != argc || bo->sign_with == NULL) {
 		warnx_usage("update: give exactly one FILE and --sign-with");
 		r = 2;
 		goto out;
 	}
 	path = argv[optind];
-	if (bo.out == NULL)
-		bo.out = path;
+	if (bo->out == NULL)
+		bo->out = path;
 	if ((r = tlv_load(path, &f)) != 0 ||
-	    (r = keyref_signer_open(bo.sign_with, bo.sign_cert, &bo.p11,
-	    &s)) != 0 ||
-	    (r = signer_check_key(s)) != 0 ||
-	    (r = check_authorised(f, path, s)) != 0 ||
-	    (r = keep_records(f, &rm, all)) != 0) {
+	    (r = check_authorised(f, path, bo)) != 0 ||
+	    (r = keep_records(f, bo, all)) != 0 ||
+	    (r = load_pending(bo, all)) != 0) {
 		r = fail_line(r);
 		goto out;
 	}
-	for (i = 0; i < add->n && all->n < CTL_ENTRIES_MAX; i++) {
-		all->v[all->n++] = add->v[i];
-		memset(&add->v[i], 0, sizeof(add->v[i]));
-	}
-	add->n = 0;
-	if (bo.filename == NULL)
-		bo.filename = f->h.filename ? f->h.filename : "CTLFile.tlv";
-	if (!bo.md_set && sgn_hash_md(f->h.hash_alg, &bo.md) != 0)
-		bo.md = SIGNER_SHA1;
-	if (!bo.sver_set && f->h.has_signer_ver) {
-		bo.sver_major = f->h.sver_major;
-		bo.sver_minor = f->h.sver_minor;
-	}
-	if ((r = finish(&bo, all, s)) != 0)
+	inherit_header(bo, f);
+	if ((r = keyref_signer_open(bo->sign_with, bo->sign_cert, &bo->p11,
+	    &s)) != 0 || (r = signer_check_key(s)) != 0 ||
+	    (r = finish(bo, all, s)) != 0)
 		r = fail_line(r);
 out:
-	if (add != NULL)
-		entries_free(add);
 	if (all != NULL)
 		entries_free(all);
-	free(add);
 	free(all);
+	free(bo);
 	signer_free(s);
 	sgn_free(f);
 	return r;

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/x509.h>
 
@@ -24,16 +25,25 @@ struct entry {
 	X509		*cert;		/* owned; NULL for a kept record */
 	int		 role;
 	char		*dns;		/* owned; NULL if unknown */
+	char		*pin;		/* owned; ",sha256=" of a tls:// source */
 	int		 has_ip;
 	uint8_t		 ip[4];
 	const uint8_t	*raw;		/* kept record's bytes, borrowed */
 	size_t		 rawlen;
+	char		*src;		/* owned; source as given (may hold a
+					   pin-value: never print it) */
 	char		*what;		/* owned; source for messages */
 };
 
 struct entries {
 	struct entry	 v[CTL_ENTRIES_MAX];
 	size_t		 n;
+};
+
+/* A record source from the command line, loaded after parsing. */
+struct pending {
+	int		 role;
+	const char	*spec;		/* borrowed from argv */
 };
 
 /* Options shared by build and update. */
@@ -50,6 +60,10 @@ struct buildopts {
 	int		 have_time;
 	uint32_t	 timestamp;	/* --timestamp or SOURCE_DATE_EPOCH */
 	struct p11_opts	 p11;
+	struct pending	 pend[CTL_ENTRIES_MAX];
+	size_t		 npend;
+	const char	*remove[CTL_ENTRIES_MAX];	/* update --remove */
+	size_t		 nremove;
 };
 
 /* build.c */
@@ -63,6 +77,9 @@ int	 cmd_diff(int, char **);
 int	 cmd_check_rollover(int, char **);
 int	 tlv_load(const char *, struct sgn_file **);
 int	 record_cert(const struct tlv_record *, X509 **);
+int	 cert_valid_at(X509 *, time_t, char *, size_t);
+int	 phone_checks(const struct sgn_file *, char *, size_t);
+int	 is_sast_record(const struct sgn_file *, X509 *);
 
 /* source.c */
 int	 entry_add(struct entries *, const char *, int,

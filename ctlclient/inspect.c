@@ -45,6 +45,83 @@ record_cert(const struct tlv_record *rec, X509 **x)
 	return r;
 }
 
+/*
+ * Is x within its validity at t?  Returns 0, or -1 with why filled in.
+ */
+int
+cert_valid_at(X509 *x, time_t t, char *why, size_t sz)
+{
+	char	 name[CERT_NAME_MAX] = "", vname[CERT_NAME_MAX];
+
+	if (X509_cmp_time(X509_get0_notAfter(x), &t) >= 0 &&
+	    X509_cmp_time(X509_get0_notBefore(x), &t) <= 0)
+		return 0;
+	cert_name_text(X509_get_subject_name(x), name, sizeof(name));
+	snprintf(why, sz, "certificate %s is %s", str_vis(vname,
+	    sizeof(vname), name), X509_cmp_time(X509_get0_notAfter(x), &t) < 0 ?
+	    "expired" : "not valid yet");
+	return -1;
+}
+
+/* Is x the certificate of one of f's SAST records? */
+int
+is_sast_record(const struct sgn_file *f, X509 *x)
+{
+	X509	*rx;
+	size_t	 i;
+	int	 found = 0;
+
+	for (i = 0; i < f->nrecs && !found; i++) {
+		if (f->recs[i].role != TLV_ROLE_SAST ||
+		    record_cert(&f->recs[i], &rx) != 0)
+			continue;
+		found = X509_cmp(rx, x) == 0;
+		X509_free(rx);
+	}
+	return found;
+}
+
+static int
+count_role(const struct sgn_file *f, int role)
+{
+	size_t	 i;
+	int	 n = 0;
+
+	for (i = 0; i < f->nrecs; i++)
+		if (f->recs[i].role == role ||
+		    (role == TLV_ROLE_TFTP && f->recs[i].role ==
+		    TLV_ROLE_CCM_TFTP) ||
+		    (role == TLV_ROLE_CCM && f->recs[i].role ==
+		    TLV_ROLE_CCM_TFTP))
+			n++;
+	return n;
+}
+
+/*
+ * What phones are known to demand of a verified trust list beyond its
+ * signature (signed-files.md 1.5, 2.3): SHA-1 or SHA-512, one or two SAST
+ * records.  Returns 0, or -1 with why filled in.
+ */
+int
+phone_checks(const struct sgn_file *f, char *why, size_t sz)
+{
+	int	 n;
+
+	if (f->h.hash_alg != SGN_HASH_SHA1 && f->h.hash_alg != SGN_HASH_SHA512) {
+		snprintf(why, sz, "digest %s (code %d): phones and the reference "
+		    "readers accept only SHA-1 and SHA-512 (signed-files.md "
+		    "1.5)", sgn_hash_name(f->h.hash_alg), f->h.hash_alg);
+		return -1;
+	}
+	n = count_role(f, TLV_ROLE_SAST);
+	if (n < 1 || n > CTL_SAST_MAX) {
+		snprintf(why, sz, "%d SAST records; phones accept 1 to %d",
+		    n, CTL_SAST_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* ctlclient show FILE [--json] */
 int
 cmd_show(int argc, char **argv)
@@ -92,20 +169,21 @@ cmd_show(int argc, char **argv)
 	return 0;
 }
 
-/* Warn when a record's certificate is outside its validity at t. */
+/* Warn when the signer is outside its validity or over 2048 bits. */
 static void
-warn_validity(const char *path, const struct tlv_record *rec, time_t t)
+warn_signer(const char *path, const struct tlv_record *rec, time_t t)
 {
 	X509	*x;
+	char	 why[CERT_NAME_MAX + 64];
 
 	if (record_cert(rec, &x) != 0)
 		return;
-	if (X509_cmp_time(X509_get0_notAfter(x), &t) < 0)
-		log_warnx("%s: warning: signer certificate %s has expired",
-		    path, rec->subject ? rec->subject : "");
-	else if (X509_cmp_time(X509_get0_notBefore(x), &t) > 0)
-		log_warnx("%s: warning: signer certificate %s is not valid yet",
-		    path, rec->subject ? rec->subject : "");
+	if (cert_valid_at(x, t, why, sizeof(why)) != 0)
+		log_warnx("%s: warning: signer %s", path, why);
+	if (cert_rsa_bits(x) > 2048)
+		log_warnx("%s: warning: signer key is %d bits; phones are known "
+		    "to support RSA keys up to 2048 bits", path,
+		    cert_rsa_bits(x));
 	X509_free(x);
 }
 
@@ -117,6 +195,7 @@ int
 cmd_verify(int argc, char **argv)
 {
 	struct sgn_file	*f;
+	char		 why[512], vname[CERT_NAME_MAX];
 	size_t		 idx;
 	int		 i, r, bad = 0;
 
@@ -130,44 +209,67 @@ cmd_verify(int argc, char **argv)
 		if ((r = tlv_load(argv[i], &f)) == 0 &&
 		    (r = tlv_verify(f, &idx)) != 0)
 			uc_prefix(argv[i]);
+		if (r == 0 && phone_checks(f, why, sizeof(why)) != 0)
+			r = uc_fail(UC_ERR_POLICY, "%s: %s", argv[i], why);
 		if (r != 0) {
 			fail_line(r);
 			bad = 1;
 		} else {
 			printf("%s: valid signature by SAST record %zu (%s), "
-			    "%s\n", argv[i], idx + 1, f->recs[idx].subject ?
-			    f->recs[idx].subject : "", sgn_hash_name(
+			    "%s\n", argv[i], idx + 1, str_vis(vname,
+			    sizeof(vname), f->recs[idx].subject ?
+			    f->recs[idx].subject : ""), sgn_hash_name(
 			    f->h.hash_alg));
-			warn_validity(argv[i], &f->recs[idx], time(NULL));
+			warn_signer(argv[i], &f->recs[idx], time(NULL));
 		}
 		sgn_free(f);
 	}
 	return bad;
 }
 
-/* Role plus certificate SHA-1: what identifies a record across files. */
+/*
+ * What identifies a record across two files: certificate SHA-1, role,
+ * DNS name and IP address (a changed address is a reason to update a
+ * CTL, so it must show).
+ */
+struct reckey {
+	char	 sha1[2 * EVP_MAX_MD_SIZE + 1];
+	char	 role[32];
+	char	 where[CERT_NAME_MAX];
+};
+
 static void
-record_key(const struct tlv_record *rec, char *out, size_t sz)
+record_key(const struct tlv_record *rec, struct reckey *k)
 {
 	uint8_t		 md[EVP_MAX_MD_SIZE];
-	char		 hex[2 * EVP_MAX_MD_SIZE + 1] = "?";
 	unsigned int	 n;
+	char		 ip[64] = "", dns[CERT_NAME_MAX] = "", rb[32];
 
+	snprintf(k->sha1, sizeof(k->sha1), "?");
 	if (EVP_Digest(rec->cert.p, rec->cert.len, md, &n, EVP_sha1(), NULL))
-		hex_encode(md, n, hex);
-	snprintf(out, sz, "%s %s", hex, tlv_role_name(rec->role) ?
-	    tlv_role_name(rec->role) : "unknown");
+		hex_encode(md, n, k->sha1);
+	snprintf(k->role, sizeof(k->role), "%s", tlv_role_text(rec->role,
+	    rb, sizeof(rb)));
+	if (rec->ip.len == 4)
+		snprintf(ip, sizeof(ip), " ip %u.%u.%u.%u", rec->ip.p[0],
+		    rec->ip.p[1], rec->ip.p[2], rec->ip.p[3]);
+	if (rec->dns != NULL)
+		str_vis(dns, sizeof(dns) - 8, rec->dns);
+	snprintf(k->where, sizeof(k->where), "%s%s%s", *dns ? " dns " : "",
+	    dns, ip);
 }
 
 static int
-has_record(const struct sgn_file *f, const char *key)
+has_record(const struct sgn_file *f, const struct reckey *key)
 {
-	char	 k[128];
-	size_t	 i;
+	struct reckey	 k;
+	size_t		 i;
 
 	for (i = 0; i < f->nrecs; i++) {
-		record_key(&f->recs[i], k, sizeof(k));
-		if (strcmp(k, key) == 0)
+		record_key(&f->recs[i], &k);
+		if (strcmp(k.sha1, key->sha1) == 0 &&
+		    strcmp(k.role, key->role) == 0 &&
+		    strcmp(k.where, key->where) == 0)
 			return 1;
 	}
 	return 0;
@@ -177,17 +279,19 @@ has_record(const struct sgn_file *f, const char *key)
 static int
 diff_records(const struct sgn_file *a, const struct sgn_file *b, char mark)
 {
-	char	 k[128];
-	size_t	 i;
-	int	 n = 0;
+	struct reckey	 k;
+	char		 vname[CERT_NAME_MAX];
+	size_t		 i;
+	int		 n = 0;
 
 	for (i = 0; i < a->nrecs; i++) {
-		record_key(&a->recs[i], k, sizeof(k));
-		if (!has_record(b, k)) {
-			printf("%c %-10s %s  sha1 %.40s\n", mark, k + 41,
-			    a->recs[i].subject ? a->recs[i].subject : "", k);
-			n++;
-		}
+		record_key(&a->recs[i], &k);
+		if (has_record(b, &k))
+			continue;
+		printf("%c %-10s %s  sha1 %s%s\n", mark, k.role,
+		    str_vis(vname, sizeof(vname), a->recs[i].subject ?
+		    a->recs[i].subject : ""), k.sha1, k.where);
+		n++;
 	}
 	return n;
 }
@@ -195,11 +299,14 @@ diff_records(const struct sgn_file *a, const struct sgn_file *b, char mark)
 static int
 diff_str(const char *what, const char *a, const char *b)
 {
+	char	 va[CERT_NAME_MAX], vb[CERT_NAME_MAX];
+
 	a = a ? a : "(absent)";
 	b = b ? b : "(absent)";
 	if (strcmp(a, b) == 0)
 		return 0;
-	printf("~ %s: %s -> %s\n", what, a, b);
+	printf("~ %s: %s -> %s\n", what, str_vis(va, sizeof(va), a),
+	    str_vis(vb, sizeof(vb), b));
 	return 1;
 }
 
@@ -259,25 +366,19 @@ out:
 
 /*
  * Does a SAST record of installed verify cand's signature?  That is what
- * a phone holding installed checks (signed-files.md 2.3).  Stores the
- * record index in *idx.
+ * a phone holding installed checks (signed-files.md 2.3): records found
+ * by the candidate's header serial.  Stores the record index in *idx.
  */
 static int
 installed_signer(const struct sgn_file *inst, const struct sgn_file *cand,
     size_t *idx)
 {
-	const struct tlv_record	*rec;
-	X509			*x;
-	size_t			 i;
-	int			 ok;
+	X509	*x;
+	size_t	 i;
+	int	 ok;
 
-	for (i = 0; i < inst->nrecs; i++) {
-		rec = &inst->recs[i];
-		if (rec->role != TLV_ROLE_SAST ||
-		    rec->serial.len != cand->h.serial.len ||
-		    memcmp(rec->serial.p, cand->h.serial.p, rec->serial.len))
-			continue;
-		if (record_cert(rec, &x) != 0)
+	for (i = 0; tlv_sast_next(inst, &cand->h.serial, &i); i++) {
+		if (record_cert(&inst->recs[i], &x) != 0)
 			continue;
 		ok = sgn_verify(cand, x) == 0;
 		X509_free(x);
@@ -289,23 +390,7 @@ installed_signer(const struct sgn_file *inst, const struct sgn_file *cand,
 	return -1;
 }
 
-static int
-count_role(const struct sgn_file *f, int role)
-{
-	size_t	 i;
-	int	 n = 0;
-
-	for (i = 0; i < f->nrecs; i++)
-		if (f->recs[i].role == role ||
-		    (role == TLV_ROLE_TFTP && f->recs[i].role ==
-		    TLV_ROLE_CCM_TFTP) ||
-		    (role == TLV_ROLE_CCM && f->recs[i].role ==
-		    TLV_ROLE_CCM_TFTP))
-			n++;
-	return n;
-}
-
-/* Roles the installed list serves must survive; SAST count in range. */
+/* No service role the installed list serves may vanish. */
 static int
 check_roles(const struct sgn_file *inst, const struct sgn_file *cand,
     char *why, size_t sz)
@@ -313,13 +398,7 @@ check_roles(const struct sgn_file *inst, const struct sgn_file *cand,
 	static const int roles[] = { TLV_ROLE_CCM, TLV_ROLE_TFTP,
 	    TLV_ROLE_CAPF, TLV_ROLE_TVS, TLV_ROLE_APP_SERVER };
 	size_t	 i;
-	int	 n = count_role(cand, TLV_ROLE_SAST);
 
-	if (n == 0 || n > CTL_SAST_MAX) {
-		snprintf(why, sz, "candidate has %d SAST records; phones need "
-		    "1 to %d", n, CTL_SAST_MAX);
-		return -1;
-	}
 	for (i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
 		if (count_role(inst, roles[i]) > 0 &&
 		    count_role(cand, roles[i]) == 0) {
@@ -331,21 +410,25 @@ check_roles(const struct sgn_file *inst, const struct sgn_file *cand,
 	return 0;
 }
 
-/* The signer's certificate must be within its validity at t. */
+/* The candidate's signer: within validity at t, RSA up to 2048 bits. */
 static int
-check_valid_at(const struct tlv_record *rec, time_t t, char *why, size_t sz)
+check_signer_cert(const struct tlv_record *rec, time_t t, char *why,
+    size_t sz)
 {
 	X509	*x;
+	char	 w[CERT_NAME_MAX + 64];
 	int	 r = 0;
 
 	if (record_cert(rec, &x) != 0) {
 		snprintf(why, sz, "signer certificate does not parse");
 		return -1;
 	}
-	if (X509_cmp_time(X509_get0_notAfter(x), &t) < 0 ||
-	    X509_cmp_time(X509_get0_notBefore(x), &t) > 0) {
-		snprintf(why, sz, "signer certificate %s is outside its "
-		    "validity period", rec->subject ? rec->subject : "");
+	if (cert_valid_at(x, t, w, sizeof(w)) != 0) {
+		snprintf(why, sz, "signer %.900s", w);
+		r = -1;
+	} else if (cert_rsa_bits(x) > 2048) {
+		snprintf(why, sz, "signer key is %d bits; phones are known to "
+		    "support RSA keys up to 2048 bits", cert_rsa_bits(x));
 		r = -1;
 	}
 	X509_free(x);
@@ -357,6 +440,7 @@ static int
 rollover(const struct sgn_file *inst, const struct sgn_file *cand,
     time_t at, char *why, size_t sz)
 {
+	char	 vname[CERT_NAME_MAX];
 	size_t	 self, idx;
 
 	if (tlv_verify(cand, &self) != 0) {
@@ -368,21 +452,24 @@ rollover(const struct sgn_file *inst, const struct sgn_file *cand,
 		snprintf(why, sz, "candidate is signed by %s, which is not a "
 		    "SAST of the installed file; phones would refuse it and "
 		    "need their trust list deleted by hand",
-		    cand->h.signer_name ? cand->h.signer_name : "an unknown key");
+		    cand->h.signer_name ? str_vis(vname, sizeof(vname),
+		    cand->h.signer_name) : "an unknown key");
 		return -1;
 	}
-	if (check_valid_at(&cand->recs[self], at, why, sz) != 0 ||
+	if (phone_checks(cand, why, sz) != 0 ||
+	    check_signer_cert(&cand->recs[self], at, why, sz) != 0 ||
 	    check_roles(inst, cand, why, sz) != 0)
 		return -1;
 	if (inst->h.filename && cand->h.filename &&
 	    strcmp(inst->h.filename, cand->h.filename) != 0) {
 		snprintf(why, sz, "candidate header names %s, installed %s",
-		    cand->h.filename, inst->h.filename);
+		    str_vis(vname, sizeof(vname), cand->h.filename),
+		    inst->h.filename);
 		return -1;
 	}
 	snprintf(why, sz, "signed by SAST %s (record %zu of the installed "
-	    "file)", inst->recs[idx].subject ? inst->recs[idx].subject : "",
-	    idx + 1);
+	    "file)", str_vis(vname, sizeof(vname), inst->recs[idx].subject ?
+	    inst->recs[idx].subject : ""), idx + 1);
 	return 0;
 }
 
@@ -426,7 +513,12 @@ cmd_check_rollover(int argc, char **argv)
 		fail_line(r);
 		return 2;
 	}
-	if ((r = tlv_load(argv[optind + 1], &cand)) != 0) {
+	if ((r = tlv_load(argv[optind + 1], &cand)) == UC_ERR_IO) {
+		fail_line(r);
+		sgn_free(inst);
+		return 2;
+	}
+	if (r != 0) {
 		snprintf(why, sizeof(why), "%s", uc_errdetail());
 		r = -1;
 	} else

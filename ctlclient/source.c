@@ -12,12 +12,16 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 
 #include "cert.h"
@@ -26,6 +30,8 @@
 #include "uerr.h"
 
 /* Split "host:port" or "[v6]:port"; host and port point into buf. */
+static void	entry_clear(struct entry *);
+
 static int
 split_hostport(char *buf, char **host, char **port)
 {
@@ -82,13 +88,24 @@ fail:
 	return -1;
 }
 
-/* TLS handshake on fd; on success *cert holds the peer certificate. */
+static void
+on_alarm(int sig)
+{
+	(void)sig;	/* only interrupts a blocking read or write */
+}
+
+/*
+ * TLS handshake on fd; on success *cert holds the peer certificate.  The
+ * whole handshake has one deadline, so a peer trickling bytes cannot
+ * hold it open.
+ */
 static int
 tls_peer_cert(int fd, const char *host, X509 **cert)
 {
+	struct sigaction sa, osa;
 	SSL_CTX	*ctx = NULL;
 	SSL	*ssl = NULL;
-	int	 r = UC_ERR_IO;
+	int	 r = UC_ERR_IO, ok;
 
 	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL ||
 	    (ssl = SSL_new(ctx)) == NULL) {
@@ -103,7 +120,14 @@ tls_peer_cert(int fd, const char *host, X509 **cert)
 	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	SSL_set_tlsext_host_name(ssl, host);
 	SSL_set_fd(ssl, fd);
-	if (SSL_connect(ssl) != 1) {
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_alarm;	/* no SA_RESTART: reads fail EINTR */
+	sigaction(SIGALRM, &sa, &osa);
+	alarm(TLS_FETCH_TIMEOUT);
+	ok = SSL_connect(ssl) == 1;
+	alarm(0);
+	sigaction(SIGALRM, &osa, NULL);
+	if (!ok) {
 		r = uc_fail_ssl(UC_ERR_IO, "TLS handshake with %s failed", host);
 		goto out;
 	}
@@ -173,8 +197,8 @@ out:
 }
 
 /*
- * Take trailing ",dns=NAME" and ",ip=A.B.C.D" options off spec (in
- * place).  Searching from the end keeps commas inside a URI intact.
+ * Take trailing ",dns=NAME", ",ip=A.B.C.D" and ",sha256=HEX" options off
+ * spec (in place).  Searching from the end keeps commas inside a URI intact.
  */
 static int
 strip_opts(char *spec, struct entry *e)
@@ -188,6 +212,10 @@ strip_opts(char *spec, struct entry *e)
 			free(e->dns);
 			if ((e->dns = strdup(p + 5)) == NULL)
 				return uc_fail(UC_ERR_ALLOC, "dns");
+		} else if (strncmp(p, ",sha256=", 8) == 0) {
+			free(e->pin);
+			if ((e->pin = strdup(p + 8)) == NULL)
+				return uc_fail(UC_ERR_ALLOC, "sha256");
 		} else if (strncmp(p, ",ip=", 4) == 0) {
 			if (inet_pton(AF_INET, p + 4, e->ip) != 1)
 				return uc_fail(UC_ERR_ARG, "\"%s\" is not an "
@@ -199,6 +227,37 @@ strip_opts(char *spec, struct entry *e)
 	}
 }
 
+/*
+ * A certificate collected over the network is trusted only as far as its
+ * fingerprint: check it against ",sha256=" when given, else print it for
+ * the admin to compare before anything is signed.
+ */
+static int
+check_fingerprint(const char *what, struct entry *e)
+{
+	uint8_t	 md[EVP_MAX_MD_SIZE];
+	char	 hex[2 * EVP_MAX_MD_SIZE + 1], want[2 * EVP_MAX_MD_SIZE + 1];
+	size_t	 mdlen, i, n = 0;
+	int	 r;
+
+	if ((r = cert_fingerprint(e->cert, EVP_sha256(), md, &mdlen)) != 0)
+		return r;
+	hex_encode(md, mdlen, hex);
+	if (e->pin == NULL) {
+		printf("collected %s: SHA-256 %s (unpinned: compare it with the "
+		    "server's, or add ,sha256=HEX)\n", what, hex);
+		return 0;
+	}
+	for (i = 0; e->pin[i] != '\0' && n < sizeof(want) - 1; i++)
+		if (e->pin[i] != ':')
+			want[n++] = e->pin[i];
+	want[n] = '\0';
+	if (strcasecmp(want, hex) != 0)
+		return uc_fail(UC_ERR_POLICY, "%s presented a certificate with "
+		    "SHA-256 %s, not the pinned %s", what, hex, e->pin);
+	return 0;
+}
+
 /* Load the certificate a source names, keeping DNS/IP from TLS. */
 static int
 source_load(const char *src, struct entry *e, const struct p11_opts *opts)
@@ -207,9 +266,14 @@ source_load(const char *src, struct entry *e, const struct p11_opts *opts)
 	int	 has_ip = 0, r;
 	uint8_t	 ip[4];
 
-	if (strncmp(src, "tls://", 6) != 0)
+	if (strncmp(src, "tls://", 6) != 0) {
+		if (e->pin != NULL)
+			return uc_fail(UC_ERR_ARG, ",sha256= pins certificates "
+			    "collected over tls:// only");
 		return keyref_cert_load(src, opts, &e->cert);
-	if ((r = tls_fetch_cert(src + 6, &e->cert, &dns, &has_ip, ip)) != 0)
+	}
+	if ((r = tls_fetch_cert(src + 6, &e->cert, &dns, &has_ip, ip)) != 0 ||
+	    (r = check_fingerprint(src, e)) != 0)
 		return r;
 	if (e->dns == NULL)
 		e->dns = dns;
@@ -231,8 +295,7 @@ entry_add(struct entries *es, const char *spec, int role,
     const struct p11_opts *opts)
 {
 	struct entry	*e;
-	char		*src;
-	int		 r;
+	int		 r = 0;
 
 	if (es->n == CTL_ENTRIES_MAX)
 		return uc_fail(UC_ERR_ARG, "more than %d records",
@@ -240,25 +303,42 @@ entry_add(struct entries *es, const char *spec, int role,
 	e = &es->v[es->n];
 	memset(e, 0, sizeof(*e));
 	e->role = role;
-	if ((src = strdup(spec)) == NULL)
-		return uc_fail(UC_ERR_ALLOC, "source");
-	if ((r = strip_opts(src, e)) == 0 && (r = source_load(src, e,
-	    opts)) != 0)
-		uc_prefix(src);
-	if (r == 0 && !EVP_PKEY_is_a(X509_get0_pubkey(e->cert), "RSA") &&
-	    !EVP_PKEY_is_a(X509_get0_pubkey(e->cert), "EC"))
-		r = uc_fail(UC_ERR_UNSUPPORTED, "%s: certificate key is neither "
-		    "RSA nor EC", src);
-	if (r != 0) {
-		X509_free(e->cert);
-		free(e->dns);
-		free(src);
-		memset(e, 0, sizeof(*e));
-		return r;
+	/* src may carry a pin-value: messages use the redacted copy. */
+	if ((e->src = strdup(spec)) == NULL ||
+	    (r = strip_opts(e->src, e)) != 0 ||
+	    (e->what = p11_uri_redact(e->src)) == NULL) {
+		r = e->src == NULL || e->what == NULL ?
+		    uc_fail(UC_ERR_ALLOC, "source") : r;
+		goto fail;
 	}
-	e->what = src;
+	if ((r = source_load(e->src, e, opts)) != 0) {
+		uc_prefix(e->what);
+		goto fail;
+	}
+	if (!EVP_PKEY_is_a(X509_get0_pubkey(e->cert), "RSA") &&
+	    !EVP_PKEY_is_a(X509_get0_pubkey(e->cert), "EC")) {
+		r = uc_fail(UC_ERR_UNSUPPORTED, "%s: certificate key is neither "
+		    "RSA nor EC", e->what);
+		goto fail;
+	}
 	es->n++;
 	return 0;
+fail:
+	entry_clear(e);
+	return r;
+}
+
+/* Free what an entry owns, wiping the source (it may hold a PIN). */
+static void
+entry_clear(struct entry *e)
+{
+	X509_free(e->cert);
+	free(e->dns);
+	free(e->pin);
+	free(e->what);
+	if (e->src != NULL)
+		OPENSSL_clear_free(e->src, strlen(e->src) + 1);
+	memset(e, 0, sizeof(*e));
 }
 
 void
@@ -266,10 +346,7 @@ entries_free(struct entries *es)
 {
 	size_t	 i;
 
-	for (i = 0; i < es->n; i++) {
-		X509_free(es->v[i].cert);
-		free(es->v[i].dns);
-		free(es->v[i].what);
-	}
+	for (i = 0; i < es->n; i++)
+		entry_clear(&es->v[i]);
 	es->n = 0;
 }

@@ -14,19 +14,35 @@
 
 struct conf_state {
 	const struct conf_key	*keys;
-	int			 err;		/* first error, 0 if none */
+	FILE			*fp;
+	int			 lineno;	/* lines read so far */
+	int			 err;		/* first key error, 0 if none */
+	int			 err_line;	/* its line */
 	char			 first[512];	/* its detail line */
 };
 
-/* Keep the first error only: inih reports the first bad line. */
+/* Keep the first key error only, with the line it was on. */
 static int
 conf_error(struct conf_state *st, int r)
 {
 	if (st->err == 0) {
 		st->err = r;
+		st->err_line = st->lineno;
 		snprintf(st->first, sizeof(st->first), "%s", uc_errdetail());
 	}
 	return 0;
+}
+
+/* inih's line reader: fgets that counts lines for error messages. */
+static char *
+reader(char *buf, int sz, void *arg)
+{
+	struct conf_state	*st = arg;
+	char			*p;
+
+	if ((p = fgets(buf, sz, st->fp)) != NULL)
+		st->lineno++;
+	return p;
 }
 
 static int
@@ -62,13 +78,14 @@ conf_load(const char *path, const struct conf_key *keys)
 
 	if ((fp = fopen(path, "re")) == NULL)
 		return uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
-	line = ini_parse_file(fp, handler, &st);
+	st.fp = fp;
+	line = ini_parse_stream(reader, &st, handler, &st);
 	fclose(fp);
 	if (line == 0)
 		return 0;
-	if (st.err == 0)
+	if (st.err == 0 || line < st.err_line)
 		return uc_fail(UC_ERR_FORMAT, "%s:%d: syntax error", path, line);
-	snprintf(where, sizeof(where), "%s:%d", path, line);
+	snprintf(where, sizeof(where), "%s:%d", path, st.err_line);
 	uc_seterr("%s", st.first);
 	uc_prefix(where);
 	return st.err;

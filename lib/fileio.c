@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "fileio.h"
 #include "uerr.h"
 
@@ -24,7 +26,7 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 {
 	struct stat	 st;
 	uint8_t		*buf = NULL, *nbuf;
-	size_t		 len = 0, cap = 0;
+	size_t		 len = 0, cap = 0, ocap;
 	ssize_t		 n;
 	int		 fd, r = UC_ERR_IO;
 
@@ -50,10 +52,14 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 				    path, max);
 				goto out;
 			}
+			ocap = cap;
 			cap = cap ? cap * 2 : 8192;
 			if (max < SIZE_MAX - 1 && cap > max + 1)
 				cap = max + 1;
-			if ((nbuf = realloc(buf, cap + 1)) == NULL) {
+			/* The file may hold a key: wipe what we move. */
+			nbuf = OPENSSL_clear_realloc(buf, buf ? ocap + 1 : 0,
+			    cap + 1);
+			if (nbuf == NULL) {
 				r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", path);
 				goto out;
 			}
@@ -87,7 +93,8 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 out:
 	if (fd != STDIN_FILENO)
 		close(fd);
-	free(buf);
+	if (buf != NULL)
+		OPENSSL_clear_free(buf, cap + 1);
 	return r;
 }
 

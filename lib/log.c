@@ -82,3 +82,77 @@ log_vis(char *dst, size_t dsz, const char *src, size_t n)
 	dst[o] = '\0';
 	return dst;
 }
+
+/*
+ * Length of the valid, printable UTF-8 sequence at p (at most n bytes):
+ * 1-4, or 0 for a control character (C0, DEL, C1), an invalid, overlong
+ * or surrogate sequence, or a code point past U+10FFFF.
+ */
+size_t
+utf8_printable(const unsigned char *p, size_t n)
+{
+	unsigned long	 cp;
+	size_t		 len, i;
+
+	if (n == 0)
+		return 0;
+	if (p[0] < 0x80)
+		return p[0] >= 0x20 && p[0] != 0x7f ? 1 : 0;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, cp = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, cp = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, cp = p[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
+	    (cp >= 0x80 && cp <= 0x9f))
+		return 0;
+	return len;
+}
+
+/*
+ * Copy NUL-terminated untrusted text (names from a file) into dst for a
+ * terminal: printable UTF-8 is kept, every other byte becomes \xNN and
+ * a backslash \\.  Truncates to fit; returns dst.
+ */
+char *
+str_vis(char *dst, size_t dsz, const char *src)
+{
+	const unsigned char	*p = (const unsigned char *)src;
+	size_t			 o = 0, n, left = strlen(src);
+	char			 esc[5];
+
+	if (dsz == 0)
+		return dst;
+	for (; left > 0; p += n, left -= n) {
+		n = *p == '\\' ? 0 : utf8_printable(p, left);
+		if (n > 0) {
+			if (o + n >= dsz)
+				break;
+			memcpy(dst + o, p, n);
+			o += n;
+			continue;
+		}
+		n = 1;
+		if (*p == '\\')
+			snprintf(esc, sizeof(esc), "\\\\");
+		else
+			snprintf(esc, sizeof(esc), "\\x%02x", *p);
+		if (o + strlen(esc) >= dsz)
+			break;
+		memcpy(dst + o, esc, strlen(esc));
+		o += strlen(esc);
+	}
+	dst[o] = '\0';
+	return dst;
+}

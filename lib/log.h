@@ -20,6 +20,8 @@ void	 log_set_level(enum log_level);
 void	 log_msg(enum log_level, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 char	*log_vis(char *, size_t, const char *, size_t);
+size_t	 utf8_printable(const unsigned char *, size_t);
+char	*str_vis(char *, size_t, const char *);
 
 #define log_warnx(...)	log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

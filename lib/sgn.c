@@ -608,6 +608,27 @@ sgn_verify(const struct sgn_file *f, X509 *cert)
 }
 
 /*
+ * Step through the SAST records of f whose serial equals serial byte for
+ * byte (how phones find a signer, 2.3).  Start with *i = 0; returns 1
+ * and leaves *i at the match (continue from *i + 1), or 0 at the end.
+ */
+int
+tlv_sast_next(const struct sgn_file *f, const struct sgn_bytes *serial,
+    size_t *i)
+{
+	const struct tlv_record	*r;
+
+	for (; *i < f->nrecs; (*i)++) {
+		r = &f->recs[*i];
+		if (r->role == TLV_ROLE_SAST && r->serial.len == serial->len &&
+		    (serial->len == 0 ||
+		    memcmp(r->serial.p, serial->p, serial->len) == 0))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Find the signer record of a trust list: role SAST and serial equal to
  * the header serial byte for byte (2.3).  Stores its index in *idx.
  */
@@ -615,16 +636,12 @@ int
 tlv_find_signer(const struct sgn_file *f, size_t *idx)
 {
 	char	 hex[2 * 64 + 1];
-	size_t	 i;
+	size_t	 i = 0;
 
-	for (i = 0; i < f->nrecs; i++)
-		if (f->recs[i].role == TLV_ROLE_SAST &&
-		    f->recs[i].serial.len == f->h.serial.len &&
-		    memcmp(f->recs[i].serial.p, f->h.serial.p,
-		    f->h.serial.len) == 0) {
-			*idx = i;
-			return 0;
-		}
+	if (tlv_sast_next(f, &f->h.serial, &i)) {
+		*idx = i;
+		return 0;
+	}
 	hex_encode(f->h.serial.p, f->h.serial.len > 64 ? 64 : f->h.serial.len,
 	    hex);
 	return uc_fail(UC_ERR_NOTFOUND, "no SAST record has the header's "

@@ -157,6 +157,9 @@ int	 tlv_find_signer(const struct sgn_file *, size_t *);
 int	 tlv_verify(const struct sgn_file *, size_t *);
 int	 tlv_record_encode(struct wbuf *, const struct tlv_record_in *);
 const char *tlv_role_name(int);
+const char *tlv_role_text(int, char *, size_t);
+int	 tlv_sast_next(const struct sgn_file *, const struct sgn_bytes *,
+	    size_t *);
 int	 tlv_role_parse(const char *, int *);
 
 #endif /* UCSEC_SGN_H */

@@ -2,6 +2,7 @@
  * Signed-header writer (signed-files.md 1.4, 1.7, 2.1, 4.1) and the role
  * table.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,6 +36,18 @@ tlv_role_name(int code)
 		if (roles[i].code == code)
 			return roles[i].name;
 	return NULL;
+}
+
+/* Name of a role code, or "unknown (N)" written into buf. */
+const char *
+tlv_role_text(int code, char *buf, size_t sz)
+{
+	const char	*n = tlv_role_name(code);
+
+	if (n != NULL)
+		return n;
+	snprintf(buf, sz, "unknown (%d)", code);
+	return buf;
 }
 
 /* Role code for a name such as "ccm+tftp" (case-insensitive). */
@@ -282,7 +295,7 @@ sgn_build(const struct sgn_build *p, const uint8_t *body, size_t bodylen,
 		    "65535-byte limit or memory ran out", p->filename);
 		goto out;
 	}
-	while ((b.len + 3 + sigsz) % 4 != 0)
+	while (wbuf_ok(&b) && (b.len + 3 + sigsz) % 4 != 0)
 		wbuf_u8(&b, 13);
 	hlen = b.len + 3 + sigsz;
 	if (hlen > SGN_HDR_MAX) {

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include "cert.h"
+#include "log.h"
 #include "sgn.h"
 #include "sgnprint.h"
 
@@ -25,6 +26,15 @@ fmt_time(uint32_t t, char *buf, size_t sz)
 	return buf;
 }
 
+#define VIS_MAX	4096	/* longest file string shown; longer is cut */
+
+/* A string from the file, made safe for a terminal. */
+static const char *
+vis(const char *s, char *buf)
+{
+	return s == NULL ? "" : str_vis(buf, VIS_MAX, s);
+}
+
 static const char *
 hex(const struct sgn_bytes *b, char *buf, size_t sz)
 {
@@ -35,17 +45,6 @@ hex(const struct sgn_bytes *b, char *buf, size_t sz)
 	if (2 * n + 1 > sz)
 		n = (sz - 1) / 2;
 	hex_encode(b->p, n, buf);
-	return buf;
-}
-
-static const char *
-role_text(int role, char *buf, size_t sz)
-{
-	const char	*n = tlv_role_name(role);
-
-	if (n != NULL)
-		return n;
-	snprintf(buf, sz, "unknown (%d)", role);
 	return buf;
 }
 
@@ -112,7 +111,7 @@ static void
 print_header(FILE *fp, const struct sgn_file *f)
 {
 	const struct sgn_header	*h = &f->h;
-	char			 buf[2 * 64 + 1], tb[40];
+	char			 buf[2 * 64 + 1], tb[40], vb[VIS_MAX];
 
 	fprintf(fp, "File Type:         %s\n", sgn_kind_name(f->kind));
 	fprintf(fp, "Version:           %u.%u\n", h->ver_major, h->ver_minor);
@@ -120,16 +119,16 @@ print_header(FILE *fp, const struct sgn_file *f)
 	if (h->has_signer_ver)
 		fprintf(fp, "Signer Version:    %u.%u\n", h->sver_major,
 		    h->sver_minor);
-	fprintf(fp, "Signer Name:       %s\n", h->signer_name ? h->signer_name :
-	    "(absent)");
-	fprintf(fp, "Issuer Name:       %s\n", h->issuer_name ? h->issuer_name :
-	    "(absent)");
+	fprintf(fp, "Signer Name:       %s\n", h->signer_name ?
+	    vis(h->signer_name, vb) : "(absent)");
+	fprintf(fp, "Issuer Name:       %s\n", h->issuer_name ?
+	    vis(h->issuer_name, vb) : "(absent)");
 	fprintf(fp, "Serial Number:     %s\n", hex(&h->serial, buf, sizeof(buf)));
 	fprintf(fp, "Digest Algorithm:  %s\n", sgn_hash_name(h->hash_alg));
 	fprintf(fp, "Signature:         %zu bytes at offset %zu\n", h->sig.len,
 	    h->sig_off);
-	fprintf(fp, "Filename:          %s\n", h->filename ? h->filename :
-	    "(absent)");
+	fprintf(fp, "Filename:          %s\n", h->filename ?
+	    vis(h->filename, vb) : "(absent)");
 	if (h->has_timestamp)
 		fprintf(fp, "Timestamp:         %s (%u)\n",
 		    fmt_time(h->timestamp, tb, sizeof(tb)), h->timestamp);
@@ -143,19 +142,19 @@ static void
 print_record(FILE *fp, size_t i, const struct tlv_record *r)
 {
 	struct recinfo	 ri;
-	char		 buf[2 * 64 + 1], rb[32];
+	char		 buf[2 * 64 + 1], rb[32], vb[VIS_MAX];
 
 	rec_info(r, &ri);
 	fprintf(fp, "\nRecord %zu:         offset %zu, %u bytes\n", i + 1,
 	    r->off, r->len);
-	fprintf(fp, "  Role:            %s\n", role_text(r->role, rb,
+	fprintf(fp, "  Role:            %s\n", tlv_role_text(r->role, rb,
 	    sizeof(rb)));
-	fprintf(fp, "  Subject Name:    %s\n", r->subject ? r->subject : "");
-	fprintf(fp, "  Issuer Name:     %s\n", r->issuer ? r->issuer : "");
+	fprintf(fp, "  Subject Name:    %s\n", vis(r->subject, vb));
+	fprintf(fp, "  Issuer Name:     %s\n", vis(r->issuer, vb));
 	fprintf(fp, "  Serial Number:   %s\n", hex(&r->serial, buf,
 	    sizeof(buf)));
 	if (r->dns != NULL)
-		fprintf(fp, "  DNS Name:        %s\n", r->dns);
+		fprintf(fp, "  DNS Name:        %s\n", vis(r->dns, vb));
 	if (r->ip.p != NULL)
 		fprintf(fp, "  IP Address:      %s\n", ip_text(&r->ip, buf,
 		    sizeof(buf)));
@@ -186,20 +185,29 @@ sgn_print(FILE *fp, const struct sgn_file *f)
 		print_record(fp, i, &f->recs[i]);
 }
 
-/* A JSON string with escapes; s may hold any bytes from the file. */
+/*
+ * A JSON string; s may hold any bytes from the file.  Printable UTF-8 is
+ * kept, control characters are escaped, invalid bytes become U+FFFD.
+ */
 static void
 json_str(FILE *fp, const char *s)
 {
 	const unsigned char	*p = (const unsigned char *)(s ? s : "");
+	size_t			 left = strlen((const char *)p), n;
 
 	fputc('"', fp);
-	for (; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
+	for (; left > 0; p += n, left -= n) {
+		if ((n = utf8_printable(p, left)) > 0) {
+			if (*p == '"' || *p == '\\')
+				fputc('\\', fp);
+			fwrite(p, 1, n, fp);
+			continue;
+		}
+		n = 1;
+		if (*p < 0x80)
 			fprintf(fp, "\\u%04x", *p);
 		else
-			fputc(*p, fp);
+			fputs("\\ufffd", fp);
 	}
 	fputc('"', fp);
 }

@@ -40,7 +40,8 @@ reserve(struct wbuf *b, size_t n)
 	ncap = b->cap ? b->cap : 256;
 	while (ncap < b->len + n)
 		ncap = ncap > b->max / 2 ? b->max : ncap * 2;
-	if ((p = realloc(b->data, ncap)) == NULL) {
+	/* Buffers may hold secrets: wipe the bytes a move leaves behind. */
+	if ((p = OPENSSL_clear_realloc(b->data, b->cap, ncap)) == NULL) {
 		b->bad = 1;
 		return 0;
 	}

@@ -37,12 +37,12 @@ init_token() {
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok - $*"; }
 
-# expect_fail CMD...: the command must exit non-zero; its stderr must be
-# one line; output saved in $T/err.
+# expect_fail CMD...: the command must exit 1 (not crash, not succeed)
+# with exactly one line on stderr; output saved in $T/out and $T/err.
 expect_fail() {
-	if "$@" >"$T/out" 2>"$T/err"; then
-		fail "expected failure: $*"
-	fi
+	rc=0
+	"$@" >"$T/out" 2>"$T/err" || rc=$?
+	[ "$rc" -eq 1 ] || fail "want exit 1, got $rc: $* ($(cat "$T/err"))"
 	n=$(wc -l <"$T/err")
-	[ "$n" -ge 1 ] || fail "no error message from: $*"
+	[ "$n" -eq 1 ] || fail "want one error line, got $n: $*: $(cat "$T/err")"
 }
