@@ -52,6 +52,7 @@ struct p11_tok {
 	int			 logged_in;
 	CK_SESSION_HANDLE	 login_sh;	/* keeps our login alive */
 	int			 have_login_sh;
+	int			 pin_in_uri;	/* login PIN was a pin-value */
 };
 
 /* p11.c */
@@ -59,6 +60,7 @@ int	 p11_module_resolve(const struct p11_uri *, const struct p11_opts *,
 	    char **);
 int	 p11_tok_load(const struct p11_uri *, const struct p11_opts *,
 	    struct p11_tok **);
+int	 p11_slot_match(PKCS11_SLOT *, const struct p11_uri *);
 int	 p11_tok_select(struct p11_tok *, const struct p11_uri *, int);
 int	 p11_tok_open(const struct p11_uri *, const struct p11_opts *, int,
 	    struct p11_tok **);
@@ -67,6 +69,7 @@ int	 p11_tok_login(struct p11_tok *, const struct p11_uri *,
 int	 p11_tok_pin_available(const struct p11_uri *,
 	    const struct p11_opts *);
 void	 p11_tok_close(struct p11_tok *);
+void	 p11_tok_warn_pin(const struct p11_tok *);
 const char *p11_tok_label(const struct p11_tok *);
 int	 p11_key_match(const PKCS11_KEY *, const struct p11_uri *);
 int	 p11_cert_match(const PKCS11_CERT *, const struct p11_uri *);

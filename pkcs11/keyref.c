@@ -13,8 +13,10 @@
 #include "uerr.h"
 
 /*
- * Load a certificate from a pkcs11: URI (p11_cert_load) or a PEM or DER
- * file (cert_load).  Caller frees *out.
+ * Load a certificate from a pkcs11: URI (p11_cert_load: a key URI names
+ * the key's certificate; no login unless the URI carries a PIN, never a
+ * prompt) or a PEM or DER file (cert_load).  Returns 0 or UC_ERR_*;
+ * caller frees *out.
  */
 int
 keyref_cert_load(const char *src, const struct p11_opts *opts, X509 **out)
@@ -49,11 +51,6 @@ keyref_signer_open(const char *key, const char *cert,
 		return p11_signer_open(key, opts, out);
 	if ((r = keyref_cert_load(cert, opts, &x)) != 0)
 		return r;
-	if ((r = p11_signer_open_cert(key, opts, x, out)) != 0)
-		return r;
-	if ((r = signer_check_key(*out)) != 0) {
-		signer_free(*out);
-		*out = NULL;
-	}
-	return r;
+	/* Takes x over and checks it against the key. */
+	return p11_signer_open_cert(key, opts, x, out);
 }

@@ -14,7 +14,6 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rsa.h>
 #include <p11-kit/p11-kit.h>
 
 #include "extern.h"
@@ -304,8 +303,9 @@ str_match(const char *want, const char *have)
 	return want == NULL || (have != NULL && strcmp(want, have) == 0);
 }
 
-static int
-slot_match(PKCS11_SLOT *s, const struct p11_uri *u)
+/* 1 if slot s holds an initialised token the URI (NULL: any) names. */
+int
+p11_slot_match(PKCS11_SLOT *s, const struct p11_uri *u)
 {
 	PKCS11_TOKEN	*tk = s->token;
 
@@ -333,7 +333,7 @@ p11_tok_select(struct p11_tok *t, const struct p11_uri *u, int first)
 
 	t->slot = NULL;
 	for (i = 0; i < m->nslots; i++) {
-		if (!slot_match(&m->slots[i], u))
+		if (!p11_slot_match(&m->slots[i], u))
 			continue;
 		if (n++ == 0)
 			t->slot = &m->slots[i];
@@ -443,7 +443,12 @@ raw_login(struct p11_tok *t, const char *pin)
 		(void)t->mod->fl->C_CloseSession(sh);
 		return login_failed(t, rv);
 	}
-	/* Closing the token's last session logs out: keep this one. */
+	/*
+	 * Closing the token's last session logs out: keep this one.  A
+	 * handle reused for another token (tokenctl list) drops the last.
+	 */
+	if (t->have_login_sh)
+		(void)t->mod->fl->C_CloseSession(t->login_sh);
 	t->login_sh = sh;
 	t->have_login_sh = 1;
 	return 0;
@@ -480,29 +485,53 @@ p11_tok_login(struct p11_tok *t, const struct p11_uri *u,
 	if ((r = raw_login(t, tk->secureLogin ? NULL : pin)) != 0)
 		goto out;
 	t->logged_in = 1;
+	t->pin_in_uri = !tk->secureLogin && u != NULL &&
+	    u->pin_source == NULL && u->pin_value != NULL;
 out:
 	pin_wipe(pin, sizeof(pin));
 	return r;
+}
+
+/*
+ * Warn, once per process, when t's login PIN came from a URI pin-value
+ * (RFC 7512 section 2.4): command lines are readable in /proc/PID/cmdline.
+ * Call it only on a success path, so a failure stays one line.
+ */
+void
+p11_tok_warn_pin(const struct p11_tok *t)
+{
+	static int	 warned;
+
+	if (t == NULL || !t->pin_in_uri || warned)
+		return;
+	warned = 1;
+	log_warnx("warning: pin-value in a URI is visible to other local "
+	    "users; prefer pin-source");
+}
+
+/* 1 if an object's id and label match the URI's id and object label. */
+static int
+obj_match(const unsigned char *id, size_t id_len, const char *label,
+    const struct p11_uri *u)
+{
+	if (u->id_len > 0 && (id_len != u->id_len ||
+	    memcmp(id, u->id, u->id_len) != 0))
+		return 0;
+	return str_match(u->object, label);
 }
 
 /* 1 if the key matches the URI's id and object label (when given). */
 int
 p11_key_match(const PKCS11_KEY *k, const struct p11_uri *u)
 {
-	if (u->id_len > 0 && (k->id_len != u->id_len ||
-	    memcmp(k->id, u->id, u->id_len) != 0))
-		return 0;
-	return str_match(u->object, k->label);
+	return obj_match(k->id, k->id_len, k->label, u);
 }
 
 /* 1 if the certificate matches the URI's id and object label. */
 int
 p11_cert_match(const PKCS11_CERT *c, const struct p11_uri *u)
 {
-	if (u->id_len > 0 && (c->id_len != u->id_len ||
-	    memcmp(c->id, u->id, u->id_len) != 0))
-		return 0;
-	return str_match(u->object, c->label);
+	return obj_match(c->id, c->id_len, c->label, u);
 }
 
 /*
@@ -783,6 +812,9 @@ p11_keygen(struct p11_tok *t, const char *spec, const char *label,
 	return 0;
 }
 
+/* The URI types p11_signer_open and p11_cert_load take. */
+static const char *const key_types[] = { "private", "public", "cert", NULL };
+
 /* The token signer: ctx is a struct p11_sctx. */
 struct p11_sctx {
 	struct p11_tok	*tok;
@@ -794,31 +826,13 @@ p11s_sign(void *ctx, enum signer_md md, const uint8_t *msg, size_t len,
     uint8_t *sig, size_t *siglen)
 {
 	struct p11_sctx	*sc = ctx;
-	EVP_MD_CTX	*mctx;
-	EVP_PKEY_CTX	*pctx;
-	int		 r = UC_ERR_CRYPTO;
+	char		 pfx[P11_LABEL_MAX];
+	int		 r;
 
-	if ((mctx = EVP_MD_CTX_new()) == NULL)
-		return uc_fail(UC_ERR_ALLOC, "EVP_MD_CTX_new");
-	if (EVP_DigestSignInit(mctx, &pctx, signer_evp_md(md), NULL,
-	    sc->pk) != 1) {
-		r = uc_fail_ssl(UC_ERR_CRYPTO, "token %s: sign init",
-		    p11_tok_label(sc->tok));
-		goto out;
+	if ((r = signer_evp_sign(sc->pk, md, msg, len, sig, siglen)) != 0) {
+		snprintf(pfx, sizeof(pfx), "token %s", p11_tok_label(sc->tok));
+		uc_prefix(pfx);
 	}
-	if (EVP_PKEY_is_a(sc->pk, "RSA") &&
-	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-		r = uc_fail_ssl(UC_ERR_CRYPTO, "RSA padding");
-		goto out;
-	}
-	if (EVP_DigestSign(mctx, sig, siglen, msg, len) != 1) {
-		r = uc_fail_ssl(UC_ERR_TOKEN, "token %s: signing failed",
-		    p11_tok_label(sc->tok));
-		goto out;
-	}
-	r = 0;
-out:
-	EVP_MD_CTX_free(mctx);
 	return r;
 }
 
@@ -886,74 +900,37 @@ key_cert(struct p11_tok *t, PKCS11_KEY *k, const char *uri, X509 **out)
 	return 0;
 }
 
-/*
- * As p11_signer_open; cert, when not NULL, is the signer's certificate
- * instead of the token's (taken over, freed on failure too; the caller
- * checks it matches, see keyref_signer_open).
- */
-int
-p11_signer_open_cert(const char *uri, const struct p11_opts *opts,
-    X509 *cert, struct signer **out)
-{
-	struct p11_uri	 u;
-	struct p11_sctx	*sc = NULL;
-	PKCS11_KEY	*k;
-	char		*label = NULL;
-	int		 r;
-
-	*out = NULL;
-	if ((r = p11_uri_parse(uri, &u)) != 0)
-		goto out;
-	if (u.type != NULL && strcmp(u.type, "private") != 0) {
-		r = uc_fail(UC_ERR_ARG, "a signing key URI needs type=private, "
-		    "not type=%s", u.type);
-		goto out;
-	}
-	if ((label = p11_uri_redact(uri)) == NULL ||
-	    (sc = calloc(1, sizeof(*sc))) == NULL) {
-		r = uc_fail(UC_ERR_ALLOC, "token signer");
-		goto out;
-	}
-	if ((r = p11_tok_open(&u, opts, 0, &sc->tok)) != 0 ||
-	    (r = p11_tok_login(sc->tok, &u, opts)) != 0 ||
-	    (r = p11_key_find(sc->tok, &u, &k)) != 0)
-		goto out;
-	if ((sc->pk = PKCS11_get_private_key(k)) == NULL) {
-		r = uc_fail_ssl(UC_ERR_TOKEN, "token %s: cannot use the "
-		    "private key", p11_tok_label(sc->tok));
-		goto out;
-	}
-	key_warn_extractable(sc->tok, k);
-	if (cert == NULL && (r = key_cert(sc->tok, k, label, &cert)) != 0)
-		goto out;
-	r = signer_new(&p11_ops, sc, cert, label, out);
-	sc = NULL;
-	cert = NULL;
-out:
-	p11s_free(sc);
-	X509_free(cert);
-	free(label);
-	p11_uri_free(&u);
-	return r;
-}
-
-/*
- * Open a signer for the private key the pkcs11: URI names.  Logs in (PIN
- * per p11.h), needs the token certificate with the key's CKA_ID (or
- * label).  The key never leaves the token.  Caller frees *out with
- * signer_free, which also releases the module.
- */
-int
-p11_signer_open(const char *uri, const struct p11_opts *opts,
-    struct signer **out)
-{
-	return p11_signer_open_cert(uri, opts, NULL, out);
-}
-
+/* 1 if type (NULL: none) is one of the NULL-terminated names. */
 static int
-cert_find(struct p11_tok *t, const struct p11_uri *u, X509 **out)
+type_is(const char *type, const char *const *names)
 {
-	PKCS11_CERT	*certs, *hit = NULL;
+	for (; *names != NULL; names++)
+		if (type == NULL || strcmp(type, *names) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * 1 if certificate c is the one u names.  A key URI (type=private or
+ * public) names its key's certificate: the same CKA_ID, or without an
+ * id the same label (PKCS#11 v2.40 section 4.6.3, CKA_ID).
+ */
+static int
+cert_match_uri(const PKCS11_CERT *c, const struct p11_uri *u)
+{
+	if (u->type == NULL || strcmp(u->type, "cert") == 0)
+		return p11_cert_match(c, u);
+	if (u->id_len > 0)
+		return c->id_len == u->id_len &&
+		    memcmp(c->id, u->id, u->id_len) == 0;
+	return str_match(u->object, c->label);
+}
+
+/* The one certificate u names; *out points into libp11's list. */
+static int
+cert_pick(struct p11_tok *t, const struct p11_uri *u, PKCS11_CERT **out)
+{
+	PKCS11_CERT	*certs;
 	unsigned int	 i, n, hits = 0;
 
 	*out = NULL;
@@ -963,47 +940,196 @@ cert_find(struct p11_tok *t, const struct p11_uri *u, X509 **out)
 		    "certificates", p11_tok_label(t));
 	}
 	for (i = 0; i < n; i++)
-		if (p11_cert_match(&certs[i], u) && hits++ == 0)
-			hit = &certs[i];
+		if (cert_match_uri(&certs[i], u) && hits++ == 0)
+			*out = &certs[i];
 	if (hits == 0)
 		return uc_fail(UC_ERR_NOTFOUND, "token %s: no certificate "
 		    "matches the URI", p11_tok_label(t));
-	if (hits > 1)
+	if (hits > 1) {
+		*out = NULL;
 		return uc_fail(UC_ERR_ARG, "token %s: the URI matches %u "
 		    "certificates; add object= or id=", p11_tok_label(t), hits);
-	if ((*out = X509_dup(hit->x509)) == NULL)
+	}
+	return 0;
+}
+
+/*
+ * The private key a signing URI names: by its id and label (type
+ * private, public or none), or for type=cert the key with that
+ * certificate's id (or, when it has none, its label).  *out points into
+ * libp11's list, valid while t is open.  Returns 0 or UC_ERR_*.
+ */
+static int
+signer_key_find(struct p11_tok *t, const struct p11_uri *u,
+    PKCS11_KEY **out)
+{
+	struct p11_uri	 ku;
+	PKCS11_CERT	*c;
+	int		 r;
+
+	*out = NULL;
+	if (u->type == NULL || strcmp(u->type, "cert") != 0)
+		return p11_key_find(t, u, out);
+	if ((r = cert_pick(t, u, &c)) != 0)
+		return r;
+	if (c->id_len > P11_ID_MAX || (c->id_len == 0 && c->label == NULL))
+		return uc_fail(UC_ERR_UNSUPPORTED, "token %s: the certificate "
+		    "has no usable id or label to find its key by",
+		    p11_tok_label(t));
+	memset(&ku, 0, sizeof(ku));
+	ku.slot_id = -1;
+	memcpy(ku.id, c->id, c->id_len);
+	ku.id_len = c->id_len;
+	ku.object = c->id_len == 0 ? c->label : NULL;	/* borrowed */
+	return p11_key_find(t, &ku, out);
+}
+
+/*
+ * As p11_signer_open; cert, when not NULL, is the signer's certificate
+ * instead of the token's (taken over, freed on failure too), checked
+ * here with a test signature (signer_check_key) before any warning.
+ */
+int
+p11_signer_open_cert(const char *uri, const struct p11_opts *opts,
+    X509 *cert, struct signer **out)
+{
+	struct p11_uri	 u;
+	struct p11_sctx	*sc = NULL;
+	struct p11_tok	*tok;
+	PKCS11_KEY	*k;
+	char		*label = NULL;
+	int		 r, check = cert != NULL;
+
+	*out = NULL;
+	if ((r = p11_uri_parse(uri, &u)) != 0)
+		goto out;
+	if (!type_is(u.type, key_types)) {
+		r = uc_fail(UC_ERR_ARG, "a signing key URI needs type=private, "
+		    "public or cert, not type=%s", u.type);
+		goto out;
+	}
+	if ((label = p11_uri_redact(uri)) == NULL ||
+	    (sc = calloc(1, sizeof(*sc))) == NULL) {
+		r = uc_fail(UC_ERR_ALLOC, "token signer");
+		goto out;
+	}
+	if ((r = p11_tok_open(&u, opts, 0, &sc->tok)) != 0 ||
+	    (r = p11_tok_login(sc->tok, &u, opts)) != 0 ||
+	    (r = signer_key_find(sc->tok, &u, &k)) != 0)
+		goto out;
+	if ((sc->pk = PKCS11_get_private_key(k)) == NULL) {
+		r = uc_fail_ssl(UC_ERR_TOKEN, "token %s: cannot use the "
+		    "private key", p11_tok_label(sc->tok));
+		goto out;
+	}
+	if (!check && (r = key_cert(sc->tok, k, label, &cert)) != 0)
+		goto out;
+	tok = sc->tok;
+	r = signer_new(&p11_ops, sc, cert, label, out);
+	sc = NULL;
+	cert = NULL;
+	if (r == 0 && check && (r = signer_check_key(*out)) != 0) {
+		signer_free(*out);
+		*out = NULL;
+	}
+	/* Warnings only now that nothing can fail: errors stay one line. */
+	if (r == 0) {
+		p11_tok_warn_pin(tok);
+		key_warn_extractable(tok, k);
+	}
+out:
+	p11s_free(sc);
+	X509_free(cert);
+	free(label);
+	p11_uri_free(&u);
+	return r;
+}
+
+/*
+ * Open a signer for the private key the pkcs11: URI names (type=private,
+ * public or none: the key itself; type=cert: the key with that
+ * certificate's id).  Logs in (PIN per p11.h), needs the token
+ * certificate with the key's CKA_ID (or label).  The key never leaves
+ * the token.  Returns 0 or UC_ERR_*; warnings (pin-value, extractable
+ * key) only on success.  Caller frees *out with signer_free, which also
+ * releases the module.
+ */
+int
+p11_signer_open(const char *uri, const struct p11_opts *opts,
+    struct signer **out)
+{
+	return p11_signer_open_cert(uri, opts, NULL, out);
+}
+
+/* As cert_pick, but a copy of the certificate.  Caller frees *out. */
+static int
+cert_find(struct p11_tok *t, const struct p11_uri *u, X509 **out)
+{
+	PKCS11_CERT	*c;
+	int		 r;
+
+	*out = NULL;
+	if ((r = cert_pick(t, u, &c)) != 0)
+		return r;
+	if ((*out = X509_dup(c->x509)) == NULL)
 		return uc_fail(UC_ERR_ALLOC, "X509_dup");
 	return 0;
 }
 
 /*
- * Read the certificate object the pkcs11: URI names.  Logs in only when
- * the certificate is not visible before and a PIN is at hand.  Caller
- * frees *out.
+ * Certificate not visible: log in only with a PIN the URI itself gives,
+ * never UCSEC_PIN or a prompt, so one token's PIN is never tried on
+ * another (a wrong PIN burns a retry).  opts never prompts.
+ */
+static int
+cert_login_find(struct p11_tok *t, const struct p11_uri *u,
+    const struct p11_opts *opts, X509 **out)
+{
+	int	 r;
+
+	if (u->pin_source == NULL && u->pin_value == NULL)
+		return uc_fail(UC_ERR_NOTFOUND, "no certificate visible "
+		    "without login on token %s; add ?pin-source=... to the "
+		    "URI if this token keeps certificates private",
+		    p11_tok_label(t));
+	if ((r = p11_tok_login(t, u, opts)) != 0 ||
+	    (r = cert_find(t, u, out)) != 0)
+		return r;
+	p11_tok_warn_pin(t);
+	return 0;
+}
+
+/*
+ * Read the certificate the pkcs11: URI names: type=cert or none, the
+ * certificate object; type=private or public, the certificate with that
+ * key's CKA_ID (or label when the URI has no id).  Logs in only when the
+ * certificate is not visible without and the URI carries pin-source or
+ * pin-value; never prompts.  Returns 0 or UC_ERR_*; caller frees *out.
  */
 int
 p11_cert_load(const char *uri, const struct p11_opts *opts, X509 **out)
 {
 	struct p11_uri	 u;
+	struct p11_opts	 o = { NULL, 0 };
 	struct p11_tok	*t = NULL;
 	int		 r;
 
 	*out = NULL;
+	if (opts != NULL)
+		o.module = opts->module;
 	if ((r = p11_uri_parse(uri, &u)) != 0)
 		goto out;
-	if (u.type != NULL && strcmp(u.type, "cert") != 0) {
+	if (!type_is(u.type, key_types)) {
 		r = uc_fail(UC_ERR_ARG, "a certificate URI needs type=cert, "
-		    "not type=%s", u.type);
+		    "private or public, not type=%s", u.type);
 		goto out;
 	}
-	if ((r = p11_tok_open(&u, opts, 0, &t)) != 0)
+	if ((r = p11_tok_open(&u, &o, 0, &t)) != 0)
 		goto out;
 	r = cert_find(t, &u, out);
 	if (r == UC_ERR_NOTFOUND && t->slot->token->loginRequired &&
-	    !t->logged_in && p11_tok_pin_available(&u, opts)) {
-		if ((r = p11_tok_login(t, &u, opts)) == 0)
-			r = cert_find(t, &u, out);
-	}
+	    !t->logged_in)
+		r = cert_login_find(t, &u, &o, out);
 out:
 	p11_tok_close(t);
 	p11_uri_free(&u);

@@ -294,14 +294,38 @@ print_proxied(const char *path)
 	p11_kit_modules_release(list);
 }
 
-/* list [URI]: tokens and, logged in when a PIN is at hand, objects. */
+/* Print slot s and its token's objects, logged in first when login. */
+static int
+list_slot(struct p11_tok *t, PKCS11_SLOT *s, const struct p11_uri *up,
+    int login)
+{
+	int	 r;
+
+	print_token(s);
+	if (s->token == NULL || !s->token->initialized)
+		return 0;
+	t->slot = s;
+	t->logged_in = 0;
+	if (login && (r = p11_tok_login(t, up, &opts)) != 0)
+		return r;
+	if (print_objects(t, NULL, 0) == 0)
+		printf("    (no objects visible%s)\n", t->logged_in ?
+		    "" : "; private ones need a PIN");
+	return 0;
+}
+
+/*
+ * list [URI]: every token the URI (or none: every slot) names, and its
+ * objects.  Logs in when a PIN is at hand and the URI names exactly one
+ * token: one PIN is never tried on several tokens (each try counts).
+ */
 static int
 cmd_list(int argc, char **argv)
 {
 	struct p11_uri	 u, *up = NULL;
 	struct p11_tok	*t = NULL;
-	unsigned int	 i;
-	int		 r;
+	unsigned int	 i, n = 0;
+	int		 r, login;
 
 	memset(&u, 0, sizeof(u));
 	if (argc > 2)
@@ -315,24 +339,18 @@ cmd_list(int argc, char **argv)
 		goto out;
 	printf("module: %s\n", t->mod->path);
 	print_proxied(t->mod->path);
-	for (i = 0; i < t->mod->nslots; i++) {
-		t->slot = &t->mod->slots[i];
-		if (up != NULL && (t->slot->token == NULL ||
-		    !t->slot->token->initialized ||
-		    p11_tok_select(t, up, 1) != 0 || t->slot !=
-		    &t->mod->slots[i]))
-			continue;
-		print_token(t->slot);
-		if (t->slot->token == NULL || !t->slot->token->initialized)
-			continue;
-		t->logged_in = 0;
-		if (up != NULL && p11_tok_pin_available(up, &opts) &&
-		    (r = p11_tok_login(t, up, &opts)) != 0)
+	for (i = 0; i < t->mod->nslots; i++)
+		n += p11_slot_match(&t->mod->slots[i], up);
+	login = up != NULL && p11_tok_pin_available(up, &opts);
+	if (login && n > 1)
+		printf("  (the URI names %u tokens: no login, so private "
+		    "objects are hidden; add token=LABEL)\n", n);
+	for (i = 0; i < t->mod->nslots; i++)
+		if ((up == NULL || p11_slot_match(&t->mod->slots[i], up)) &&
+		    (r = list_slot(t, &t->mod->slots[i], up,
+		    login && n == 1)) != 0)
 			goto out;
-		if (print_objects(t, NULL, 0) == 0)
-			printf("    (no objects visible%s)\n", t->logged_in ?
-			    "" : "; private ones need a PIN");
-	}
+	p11_tok_warn_pin(t);
 	r = 0;
 out:
 	p11_tok_close(t);
@@ -364,6 +382,7 @@ cmd_show(int argc, char **argv)
 		    " (no PIN given, so private objects are hidden)");
 		goto out;
 	}
+	p11_tok_warn_pin(t);
 	r = 0;
 out:
 	p11_tok_close(t);
@@ -412,6 +431,7 @@ cmd_keygen(int argc, char **argv)
 	    (r = p11_uri_format(p11_tok_label(t), u.object, id, id_len,
 	    "private", uri, sizeof(uri))) != 0)
 		goto out;
+	p11_tok_warn_pin(t);
 	printf("%s\n", uri);
 out:
 	p11_tok_close(t);
@@ -640,6 +660,25 @@ has_cert(struct tokkey *tk)
 	return p11_cert_for_key(tk->t, tk->k) != NULL && tk->k->id_len > 0;
 }
 
+/*
+ * The start of selfsign (self set: read-write) and csr: options, the
+ * subject into *name, the key opened and logged in.  The caller frees
+ * *name and closes tk, on failure too.
+ */
+static int
+certcmd_open(int argc, char **argv, int self, struct certopts *co,
+    struct tokkey *tk, X509_NAME **name)
+{
+	int	 r;
+
+	memset(tk, 0, sizeof(*tk));
+	*name = NULL;
+	certopts_parse(argc, argv, co, self);
+	if ((r = name_parse(co->subject, name)) != 0)
+		return r;
+	return tokkey_open(argv[optind], self, tk);
+}
+
 /* selfsign URI --subject DN [--days N] [--serial HEX] [-o FILE] */
 static int
 cmd_selfsign(int argc, char **argv)
@@ -650,10 +689,7 @@ cmd_selfsign(int argc, char **argv)
 	X509		*x = NULL;
 	int		 r;
 
-	memset(&tk, 0, sizeof(tk));
-	certopts_parse(argc, argv, &co, 1);
-	if ((r = name_parse(co.subject, &name)) != 0 ||
-	    (r = tokkey_open(argv[optind], 1, &tk)) != 0)
+	if ((r = certcmd_open(argc, argv, 1, &co, &tk, &name)) != 0)
 		goto out;
 	if (has_cert(&tk)) {
 		r = uc_fail(UC_ERR_ARG, "token %s already has a certificate "
@@ -679,7 +715,8 @@ cmd_selfsign(int argc, char **argv)
 		    "certificate failed", p11_tok_label(tk.t));
 		goto out;
 	}
-	r = output_pem(co.out, x, NULL);
+	if ((r = output_pem(co.out, x, NULL)) == 0)
+		p11_tok_warn_pin(tk.t);
 out:
 	tokkey_close(&tk);
 	X509_NAME_free(name);
@@ -697,10 +734,7 @@ cmd_csr(int argc, char **argv)
 	X509_REQ	*req = NULL;
 	int		 r;
 
-	memset(&tk, 0, sizeof(tk));
-	certopts_parse(argc, argv, &co, 0);
-	if ((r = name_parse(co.subject, &name)) != 0 ||
-	    (r = tokkey_open(argv[optind], 0, &tk)) != 0)
+	if ((r = certcmd_open(argc, argv, 0, &co, &tk, &name)) != 0)
 		goto out;
 	if ((req = X509_REQ_new()) == NULL) {
 		r = uc_fail(UC_ERR_ALLOC, "X509_REQ_new");
@@ -715,7 +749,8 @@ cmd_csr(int argc, char **argv)
 		    "failed", p11_tok_label(tk.t));
 		goto out;
 	}
-	r = output_pem(co.out, NULL, req);
+	if ((r = output_pem(co.out, NULL, req)) == 0)
+		p11_tok_warn_pin(tk.t);
 out:
 	tokkey_close(&tk);
 	X509_NAME_free(name);
@@ -810,6 +845,7 @@ cmd_import(int argc, char **argv)
 		    "certificate failed", p11_tok_label(t));
 		goto out;
 	}
+	p11_tok_warn_pin(t);
 	log_info("stored %s on token %s", argv[2], p11_tok_label(t));
 	r = 0;
 out:

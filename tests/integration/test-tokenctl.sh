@@ -2,7 +2,7 @@
 # openssl: keys made on the token, certificates and requests signed there,
 # signatures verified off it, PIN handling, p11-kit proxy and module-name.
 . "$(dirname "$0")/lib.sh"
-need softhsm2-util pkcs11-tool openssl
+need softhsm2-util pkcs11-tool p11tool openssl
 softhsm_init
 # A PIN that cannot turn up by chance in hex, base64 or PEM output.
 PIN='Zq#7x-PIN-9'
@@ -132,6 +132,74 @@ chmod 600 "$T/pin"
 )
 no_pin "$T/out" "$T/err"
 ok "pin-source"
+
+# URI types: keygen's URI (type=private) names its key's certificate
+# where a certificate is wanted, so does type=public; a type=cert URI (or
+# none) names the key with the certificate's id where a key is wanted.
+KU1=$(cat "$T/k1")
+"$TOK" sign "$K1" "$T/msg" --cert "$KU1" -o "$T/sig" 2>"$T/err" ||
+    fail "type=private URI as certificate: $(cat "$T/err")"
+"$TOK" sign "$K1" "$T/msg" --cert "$(echo "$KU1" | sed 's/=private$/=public/')" \
+    -o "$T/sig" 2>"$T/err" || fail "type=public URI as certificate"
+expect_fail "$TOK" sign "$K1" "$T/msg" --cert "$K2;type=private" -o "$T/sig"
+grep -q 'does not match' "$T/err" || fail "other key's certificate accepted"
+"$TOK" list 'pkcs11:token=SAST-1' >"$T/list" 2>"$T/err"
+CU1=$(grep -o 'pkcs11:token=SAST-1;object=sast1;id=[^ ]*;type=cert' "$T/list")
+[ -n "$CU1" ] || fail "list prints no certificate URI for sast1"
+for u in "$CU1" "$K1;type=cert" "$K1"; do
+	"$TOK" sign "$u" "$T/msg" -o "$T/sig" 2>"$T/err" ||
+	    fail "signing key $u: $(cat "$T/err")"
+	openssl dgst -sha256 -verify "$T/certpub.pem" -signature "$T/sig" \
+	    "$T/msg" >/dev/null || fail "signature by $u"
+done
+"$TOK" sign 'pkcs11:token=SAST-2;id=%0a;type=cert' "$T/msg" -o "$T/sig" \
+    2>"$T/err" || fail "type=cert by id: $(cat "$T/err")"
+openssl dgst -sha256 -verify "$T/ecpub.pem" -signature "$T/sig" \
+    "$T/msg" >/dev/null || fail "signature by type=cert id URI"
+expect_fail "$TOK" sign "$K1;type=data" "$T/msg" -o "$T/sig"
+ok "URI types: key URI for a certificate, certificate URI for a key"
+
+# A private certificate: no login with UCSEC_PIN (it may be another
+# token's PIN), one clear line; login with the URI's own pin-source.
+# (pkcs11-tool 0.23 ignores --private for certificates; p11tool marks it.)
+GNUTLS_PIN=$PIN p11tool --provider "$SOFTHSM_MODULE" --login --write \
+    --load-certificate "$T/e1.pem" --label privcert --id 55 --mark-private \
+    'pkcs11:token=SAST-2' >/dev/null 2>&1
+PC='pkcs11:token=SAST-2;object=privcert;type=cert'
+(
+	export UCSEC_PIN=wrong-1
+	expect_fail "$TOK" sign "$K2" "$T/msg" --cert "$PC" -o "$T/sig" \
+	    </dev/null
+)
+grep -q 'no certificate visible without login on token SAST-2' "$T/err" ||
+    fail "private certificate: $(cat "$T/err")"
+[ "$(wc -l <"$T/err")" -eq 1 ] || fail "private certificate: not one line"
+"$TOK" sign "$K2" "$T/msg" --cert "$PC?pin-source=$T/pin" -o "$T/sig" \
+    2>"$T/err" </dev/null || fail "private certificate with pin-source"
+[ ! -s "$T/err" ] || fail "private certificate: $(cat "$T/err")"
+ok "certificate load never logs in with another token's PIN"
+
+# pin-value works but warns, once, on success only.
+(
+	unset UCSEC_PIN
+	"$TOK" sign "$K1?pin-value=$PIN" "$T/msg" -o "$T/sig" 2>"$T/err" \
+	    </dev/null || fail "pin-value: $(cat "$T/err")"
+	[ "$(wc -l <"$T/err")" -eq 1 ] && grep -q 'pin-value in a URI is visible' \
+	    "$T/err" || fail "pin-value warning: $(cat "$T/err")"
+	expect_fail "$TOK" sign "pkcs11:token=SAST-1;id=%02?pin-value=$PIN" \
+	    "$T/msg" -o "$T/sig" </dev/null
+	[ "$(wc -l <"$T/err")" -eq 1 ] || fail "pin-value failure not one line"
+	no_pin "$T/err"
+)
+ok "pin-value warning"
+
+# list: a URI naming several tokens shows them all, logged in to none.
+"$TOK" list 'pkcs11:' >"$T/list" 2>"$T/err"
+grep -q 'token: SAST-1' "$T/list" && grep -q 'token: SAST-2' "$T/list" ||
+    fail "list shows only some matching tokens"
+grep -q 'names 2 tokens: no login' "$T/list" || fail "list logged in to several"
+! grep -q 'type=private' "$T/list" || fail "list: private keys of 2 tokens"
+ok "list every matching token"
 
 # Through p11-kit: the proxy (no module given) and module-name.
 (
