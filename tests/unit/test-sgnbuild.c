@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "cert.h"
 #include "sgn.h"
 #include "signer.h"
@@ -446,6 +449,90 @@ test_role_names_parse_both_ways(void)
 	UNIT_FAILS(tlv_role_parse("firewall", &code), UC_ERR_ARG, "firewall");
 }
 
+/*
+ * A throwaway RSA key of bits and its self-signed certificate, written as
+ * one key+certificate PEM in the test's temp dir; returns the path.
+ */
+static const char *
+make_rsa_pem(int bits)
+{
+	static char	 path[512];
+	EVP_PKEY	*pk;
+	X509		*x;
+	FILE		*fp;
+
+	snprintf(path, sizeof(path), "%s/rsa%d.pem", unit_tmpdir(), bits);
+	pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+	x = X509_new();
+	if (pk == NULL || x == NULL || (fp = fopen(path, "w")) == NULL) {
+		CU_FAIL("key or certificate");
+		EVP_PKEY_free(pk);
+		X509_free(x);
+		return NULL;
+	}
+	ASN1_INTEGER_set(X509_get_serialNumber(x), bits);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_ASC, (const unsigned char *)"size-test", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, pk);
+	CU_ASSERT(X509_sign(x, pk, EVP_sha256()) > 0);
+	PEM_write_PrivateKey(fp, pk, NULL, NULL, 0, NULL, NULL);
+	PEM_write_X509(fp, x);
+	fclose(fp);
+	EVP_PKEY_free(pk);
+	X509_free(x);
+	return path;
+}
+
+/* Build a .sgn with a key of bits; check the modulus code and verify. */
+static void
+check_key_size(int bits, enum signer_md md, int want_code)
+{
+	static const uint8_t	 body[] = "<ringlist/>\n";
+	struct sgn_build	 p = { .kind = SGN_KIND_SGN, .md = md,
+				    .filename = "x.xml.sgn", .timestamp = 1 };
+	struct signer		*s = NULL;
+	struct sgn_file		*f = NULL;
+	const char		*pem;
+	uint8_t			*out = NULL;
+	size_t			 outlen;
+
+	if ((pem = make_rsa_pem(bits)) == NULL ||
+	    signer_file_open(pem, NULL, &s) != 0) {
+		CU_FAIL("signer");
+		return;
+	}
+	if (want_code < 0) {
+		UNIT_FAILS(sgn_build(&p, body, sizeof(body), s, &out, &outlen),
+		    UC_ERR_UNSUPPORTED, "512, 1024, 2048 or 4096");
+		CU_ASSERT_PTR_NULL(out);
+	} else if (sgn_build(&p, body, sizeof(body), s, &out, &outlen) != 0) {
+		fprintf(stderr, "\n  RSA-%d: %s\n", bits, uc_errdetail());
+		CU_FAIL("build");
+	} else {
+		CU_ASSERT_EQUAL_FATAL(sgn_parse(out, outlen, SGN_KIND_SGN, &f), 0);
+		CU_ASSERT_EQUAL(f->h.sig_modulus, want_code);
+		CU_ASSERT_EQUAL(f->h.sig.len, (size_t)bits / 8);
+		CU_ASSERT_EQUAL(f->h.hdr_len % 4, 0);
+		CU_ASSERT_EQUAL(sgn_verify(f, s->cert), 0);
+	}
+	sgn_free(f);
+	free(out);
+	signer_free(s);
+}
+
+static void
+test_every_rsa_modulus_size_builds_and_verifies(void)
+{
+	check_key_size(512, SIGNER_SHA1, 0);
+	check_key_size(1024, SIGNER_SHA512, 1);
+	check_key_size(2048, SIGNER_SHA512, 2);
+	check_key_size(4096, SIGNER_SHA1, 3);
+	check_key_size(3072, SIGNER_SHA1, -1);
+}
+
 static const struct unit_test tests[] = {
 	{ "CTLFile.tlv rebuilds byte for byte", test_ctl_rebuilds_byte_exact },
 	{ "ITLFile.tlv rebuilds byte for byte", test_itl_rebuilds_byte_exact },
@@ -461,6 +548,8 @@ static const struct unit_test tests[] = {
 	{ "over-long element fails without hanging",
 	    test_build_overlong_element_fails_without_hanging },
 	{ "role names parse both ways", test_role_names_parse_both_ways },
+	{ "RSA 512, 1024, 2048, 4096 build and verify; 3072 refused",
+	    test_every_rsa_modulus_size_builds_and_verifies },
 	{ NULL, NULL },
 };
 
