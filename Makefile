@@ -21,7 +21,7 @@ BUILD		?= build
 SANFLAGS	 =
 endif
 
-PKGS		 = libcrypto libssl libp11 p11-kit-1 inih
+PKGS		 = libcrypto libssl libp11 p11-kit-1 inih libevent libxml-2.0
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -38,12 +38,14 @@ ALL_LDFLAGS	 = $(LDFLAGS) $(SANFLAGS)
 LIB_SRCS	 = lib/cert.c \
 		   lib/conf.c \
 		   lib/cursor.c \
+		   lib/enccfg.c \
 		   lib/fileio.c \
 		   lib/log.c \
 		   lib/sgn.c \
 		   lib/sgnbuild.c \
 		   lib/sgnprint.c \
 		   lib/signer.c \
+		   lib/tftppkt.c \
 		   lib/uerr.c \
 		   lib/wbuf.c
 LIB_HDRS	 = $(wildcard lib/*.h)
@@ -59,15 +61,25 @@ CTL_SRCS	 = ctlclient/main.c \
 		   ctlclient/inspect.c \
 		   ctlclient/source.c
 TOK_SRCS	 = pkcs11/tokenctl.c
+TFTPD_SRCS	 = tftp/tftpd.c \
+		   tftp/server.c \
+		   tftp/files.c
+SGNT_SRCS	 = tftp/sgntool.c
+STORM_SRCS	 = tftp/tftpstorm.c
 
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 P11_OBJS	 = $(P11_SRCS:%.c=$(BUILD)/%.o)
 CTL_OBJS	 = $(CTL_SRCS:%.c=$(BUILD)/%.o)
 TOK_OBJS	 = $(TOK_SRCS:%.c=$(BUILD)/%.o)
+TFTPD_OBJS	 = $(TFTPD_SRCS:%.c=$(BUILD)/%.o)
+SGNT_OBJS	 = $(SGNT_SRCS:%.c=$(BUILD)/%.o)
+STORM_OBJS	 = $(STORM_SRCS:%.c=$(BUILD)/%.o)
 
 LIBUCSEC	 = $(BUILD)/libucsec.a
 LIBP11		 = $(BUILD)/libucsec-p11.a
-BINS		 = $(BUILD)/bin/ctlclient $(BUILD)/bin/tokenctl
+BINS		 = $(BUILD)/bin/ctlclient $(BUILD)/bin/tokenctl \
+		   $(BUILD)/bin/ucsec-tftpd $(BUILD)/bin/sgntool \
+		   $(BUILD)/bin/tftpstorm
 
 UNIT_SRCS	 = $(wildcard tests/unit/test-*.c)
 UNIT_BIN	 = $(BUILD)/tests/unit-tests
@@ -77,10 +89,12 @@ FUZZ_BINS	 = $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
 FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 		   $(CPPFLAGS) $(PKG_CFLAGS) -DUCSEC_FUZZ
 
-MANS		 = docs/ctlclient.1 docs/tokenctl.1
+MANS		 = docs/ctlclient.1 docs/tokenctl.1 docs/sgntool.1 \
+		   docs/tftpstorm.1
+MANS8		 = docs/ucsec-tftpd.8
 
 .PHONY: all check test unit integration demo fuzz fuzz-build install \
-	clean deps deps-test bench
+	clean deps deps-test deps-bench bench bench-run
 
 all: $(BINS)
 
@@ -104,6 +118,20 @@ $(BUILD)/bin/tokenctl: $(TOK_OBJS) $(LIBP11) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TOK_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
 
+$(BUILD)/bin/ucsec-tftpd: $(TFTPD_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TFTPD_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/sgntool: $(SGNT_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SGNT_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/tftpstorm: $(STORM_OBJS) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(STORM_OBJS) $(LIBUCSEC) $(PKG_LIBS)
+
+$(TFTPD_OBJS) $(SGNT_OBJS) $(STORM_OBJS): $(wildcard tftp/extern.h)
+
 $(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(LIBP11) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) \
@@ -113,7 +141,10 @@ $(BUILD)/bench/bench-sgn: bench/bench-sgn.c $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBUCSEC) $(PKG_LIBS)
 
-bench: $(BINS) $(BUILD)/bench/bench-sgn
+bench: deps-bench
+	$(MAKE) bench-run
+
+bench-run: $(BINS) $(BUILD)/bench/bench-sgn
 	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin BUILD=$(CURDIR)/$(BUILD) bench/run
 
 deps:
@@ -121,6 +152,9 @@ deps:
 
 deps-test:
 	scripts/deps test
+
+deps-bench:
+	scripts/deps bench
 
 # The README's test command: everything CI checks, from a fresh machine.
 check: deps-test
@@ -149,9 +183,12 @@ fuzz: $(FUZZ_BINS)
 	fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(filter-out %/ucsec-tftpd,$(BINS)) $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BUILD)/bin/ucsec-tftpd $(DESTDIR)$(PREFIX)/sbin
 	install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 $(MANS8) $(DESTDIR)$(PREFIX)/share/man/man8
 
 clean:
 	rm -rf build build-san build-fuzz

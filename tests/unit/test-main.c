@@ -203,6 +203,8 @@ main(int argc, char *argv[])
 	unit_register_conf();
 	unit_register_sgn();
 	unit_register_sgnbuild();
+	unit_register_tftppkt();
+	unit_register_enccfg();
 	if (reg_error) {
 		fprintf(stderr, "test registration failed: %s\n",
 		    CU_get_error_msg());

@@ -57,11 +57,13 @@ void	 unit_check_fail(int, int, const char *, const char *, const char *,
 void	 unit_register_cert(void);
 void	 unit_register_conf(void);
 void	 unit_register_cursor(void);
+void	 unit_register_enccfg(void);
 void	 unit_register_fileio(void);
 void	 unit_register_sgn(void);
 void	 unit_register_sgnbuild(void);
 void	 unit_register_signer(void);
 void	 unit_register_uerr(void);
 void	 unit_register_wbuf(void);
+void	 unit_register_tftppkt(void);
 
 #endif /* UCSEC_UNIT_H */

@@ -1,0 +1,791 @@
+/*
+ * What ucsec-tftpd serves: the root jail (names, openat2 RESOLVE_BENEATH),
+ * plain files by mmap, and signed (.sgn), encrypted (.enc.sgn) and stub
+ * files made on demand and kept in a bounded LRU cache keyed by the
+ * requested name and validated by the source's (size, mtime, inode) and
+ * the device certificate's (mtime, inode).  A cache hit costs no RSA
+ * operation and no file read.
+ */
+#include <sys/mman.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <linux/openat2.h>
+#endif
+
+#include "cert.h"
+#include "enccfg.h"
+#include "extern.h"
+#include "fileio.h"
+#include "log.h"
+#include "sgn.h"
+#include "uerr.h"
+
+#define CACHE_BUCKETS	4096	/* hash buckets; entries are few thousand */
+#define MAC_LEN		12	/* hex digits in SEP<MAC> */
+
+struct srcid {
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	int64_t		 mtime_ns;
+	int64_t		 cert_mtime_ns;	/* 0 when no device certificate */
+	ino_t		 cert_ino;
+};
+
+struct centry {
+	char			*key;		/* requested name */
+	struct srcid		 id;
+	uint8_t			*buf;		/* served bytes, owned */
+	size_t			 len;
+	enum content_kind	 kind;
+	int			 refs;		/* transfers using buf */
+	int			 mapped;	/* buf is an mmap of a plain file */
+	int			 cached;	/* still in the table */
+	LIST_ENTRY(centry)	 hash;
+	TAILQ_ENTRY(centry)	 lru;
+};
+
+LIST_HEAD(cbucket, centry);
+TAILQ_HEAD(clru, centry);
+
+struct files {
+	const struct config	*cfg;
+	int			 rootfd;
+	char			*rootreal;	/* resolved --root */
+	int			 devfd;		/* device-certs dir, or -1 */
+	int			 mixed;
+	struct signer		*signer;	/* borrowed; NULL in nonsecure */
+	enum signer_md		 md;
+	struct cbucket		 tab[CACHE_BUCKETS];
+	struct clru		 lru;
+	size_t			 total;		/* bytes in cached entries */
+	size_t			 cap;
+};
+
+static const char *const kind_names[CONTENT__MAX] = {
+	"plain", "signed", "encrypted", "stub",
+};
+
+/* Name of a content kind for the transfer log. */
+const char *
+content_kind_name(enum content_kind k)
+{
+	return k < CONTENT__MAX ? kind_names[k] : "?";
+}
+
+static uint32_t
+hash_str(const char *s)
+{
+	uint32_t	 h = 2166136261U;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (uint8_t)*s) * 16777619U;
+	return h;
+}
+
+/*
+ * Check a requested name against the jail rules and return in *rel the
+ * name relative to the root (one leading '/' stripped, as tftp-hpa does).
+ * Refuses "..", backslashes, empty names and control characters.
+ * Returns 0, or TFTP_EACCESS with a reason in why.
+ */
+int
+files_name_check(const char *name, const char **rel, char *why, size_t whysz)
+{
+	const char	*p, *s;
+	size_t		 n;
+
+	if (name[0] == '/')
+		name++;
+	if (name[0] == '\0' || name[0] == '/') {
+		snprintf(why, whysz, "absolute or empty name");
+		return TFTP_EACCESS;
+	}
+	for (p = name; *p != '\0'; p++) {
+		if (*p == '\\' || iscntrl((unsigned char)*p)) {
+			snprintf(why, whysz, "backslash or control character");
+			return TFTP_EACCESS;
+		}
+	}
+	for (s = name; *s != '\0'; s += n + (s[n] == '/')) {
+		n = strcspn(s, "/");
+		if (n == 2 && s[0] == '.' && s[1] == '.') {
+			snprintf(why, whysz, "\"..\" component");
+			return TFTP_EACCESS;
+		}
+	}
+	*rel = name;
+	return 0;
+}
+
+/*
+ * Fallback without openat2: resolve the path and check that it stays
+ * under the resolved root.  Racy against a local attacker who can swap
+ * symlinks inside the root; openat2 is not.
+ */
+static int
+open_realpath(const char *root, const char *rel)
+{
+	char	 path[PATH_MAX], real[PATH_MAX];
+	size_t	 n;
+	int	 fd;
+
+	n = strlen(root);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", root, rel) >=
+	    sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (realpath(path, real) == NULL)
+		return -1;
+	if (strncmp(real, root, n) != 0 || (real[n] != '/' && n > 1)) {
+		errno = EXDEV;
+		return -1;
+	}
+	fd = open(real, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	return fd;
+}
+
+/* Open rel beneath dirfd; errno set on failure (EXDEV: leaves the root). */
+static int
+open_beneath(int dirfd, const char *root, const char *rel)
+{
+#if defined(__linux__) && defined(SYS_openat2)
+	struct open_how	 how;
+	int		 fd;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd != -1 || errno != ENOSYS)
+		return fd;
+#endif
+	(void)dirfd;
+	return open_realpath(root, rel);
+}
+
+/* Map an open(2) errno to a TFTP error code and a reason. */
+static int
+errno_code(int e, char *why, size_t whysz)
+{
+	snprintf(why, whysz, "%s", strerror(e));
+	if (e == ENOENT || e == ENOTDIR)
+		return TFTP_ENOTFOUND;
+	if (e == EXDEV || e == ELOOP || e == EACCES || e == EPERM) {
+		if (e == EXDEV || e == ELOOP)
+			snprintf(why, whysz, "resolves outside the root");
+		return TFTP_EACCESS;
+	}
+	return TFTP_EUNDEF;
+}
+
+static int
+fd_regular(int fd, struct stat *st, char *why, size_t whysz)
+{
+	if (fstat(fd, st) == -1)
+		return errno_code(errno, why, whysz);
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, whysz, "not a regular file");
+		return TFTP_EACCESS;
+	}
+	return 0;
+}
+
+/* Double *cap up to max + 1 bytes. */
+static int
+grow(uint8_t **buf, size_t *cap, size_t max)
+{
+	uint8_t	*nb;
+	size_t	 ncap;
+
+	if (*cap > max)
+		return uc_fail(UC_ERR_ARG, "file over %zu bytes", max);
+	ncap = *cap * 2 > max + 1 ? max + 1 : *cap * 2;
+	if ((nb = realloc(*buf, ncap)) == NULL)
+		return UC_ERR_ALLOC;
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+/* Read all of fd, at most max bytes; 0 or a UC_ERR_* code. */
+static int
+read_fd(int fd, size_t max, size_t hint, uint8_t **out, size_t *lenp)
+{
+	uint8_t		*buf = NULL;
+	size_t		 len = 0, cap = hint + 4096;
+	ssize_t		 n;
+	int		 r = UC_ERR_IO;
+
+	if (hint > max)
+		return uc_fail(UC_ERR_ARG, "file of %zu bytes, over %zu",
+		    hint, max);
+	if ((buf = malloc(cap)) == NULL)
+		return UC_ERR_ALLOC;
+	for (;;) {
+		if (len == cap && (r = grow(&buf, &cap, max)) != 0)
+			goto out;
+		n = pread(fd, buf + len, cap - len, (off_t)len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			r = uc_fail(UC_ERR_IO, "read: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*out = buf;
+	*lenp = len;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	return r;
+}
+
+static int64_t
+mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Heap bytes of an entry; mapped files live in the page cache. */
+static size_t
+ce_size(const struct centry *e)
+{
+	return e->mapped ? 0 : e->len;
+}
+
+static void
+centry_free(struct centry *e)
+{
+	if (e == NULL)
+		return;
+	free(e->key);
+	if (e->mapped)
+		munmap(e->buf, e->len);
+	else
+		free(e->buf);
+	free(e);
+}
+
+/* Take e out of the table; freed now unless a transfer holds it. */
+static void
+cache_drop(struct files *f, struct centry *e)
+{
+	LIST_REMOVE(e, hash);
+	TAILQ_REMOVE(&f->lru, e, lru);
+	f->total -= ce_size(e);
+	e->cached = 0;
+	if (e->refs == 0)
+		centry_free(e);
+}
+
+/* Entry for key: a mapped plain file when mapped, else made bytes. */
+static struct centry *
+cache_find(struct files *f, const char *key, int mapped)
+{
+	struct centry	*e;
+
+	LIST_FOREACH(e, &f->tab[hash_str(key) % CACHE_BUCKETS], hash)
+		if (e->mapped == mapped && strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+/* Insert e (if it fits) and evict least recently used entries. */
+static void
+cache_insert(struct files *f, struct centry *e)
+{
+	if (ce_size(e) > f->cap)
+		return;
+	while (f->total + ce_size(e) > f->cap && !TAILQ_EMPTY(&f->lru))
+		cache_drop(f, TAILQ_LAST(&f->lru, clru));
+	LIST_INSERT_HEAD(&f->tab[hash_str(e->key) % CACHE_BUCKETS], e, hash);
+	TAILQ_INSERT_HEAD(&f->lru, e, lru);
+	f->total += ce_size(e);
+	e->cached = 1;
+}
+
+/*
+ * Drop every cached entry (SIGHUP).  Entries in use by a transfer live
+ * on until the transfer ends.
+ */
+void
+files_flush(struct files *f)
+{
+	while (!TAILQ_EMPTY(&f->lru))
+		cache_drop(f, TAILQ_FIRST(&f->lru));
+}
+
+static void
+content_from_entry(struct content *c, struct centry *e)
+{
+	e->refs++;
+	c->ce = e;
+	c->p = e->buf;
+	c->len = e->len;
+	c->kind = e->kind;
+}
+
+static void
+srcid_set(struct srcid *id, const struct stat *st)
+{
+	memset(id, 0, sizeof(*id));
+	id->dev = st->st_dev;
+	id->ino = st->st_ino;
+	id->size = st->st_size;
+	id->mtime_ns = mtime_ns(st);
+}
+
+/*
+ * Drop a transfer's reference.  A mapped plain file leaves the table
+ * with its last transfer; made bytes stay cached.
+ */
+static void
+centry_put(struct files *f, struct centry *e)
+{
+	if (--e->refs > 0)
+		return;
+	if (e->cached && e->mapped)
+		cache_drop(f, e);
+	else if (!e->cached)
+		centry_free(e);
+}
+
+/*
+ * Serve a plain file by mmap, one mapping shared by every concurrent
+ * transfer of the same (inode, size, mtime); takes fd.
+ */
+static int
+serve_plain(struct files *f, const char *key, int fd, struct content *c,
+    char *why, size_t whysz)
+{
+	struct centry	*e;
+	struct srcid	 id;
+	struct stat	 st;
+	void		*m;
+	int		 r;
+
+	c->kind = CONTENT_PLAIN;
+	if ((r = fd_regular(fd, &st, why, whysz)) != 0 || st.st_size == 0)
+		goto out;
+	srcid_set(&id, &st);
+	if ((e = cache_find(f, key, 1)) != NULL) {
+		if (memcmp(&e->id, &id, sizeof(id)) == 0) {
+			content_from_entry(c, e);
+			goto out;
+		}
+		cache_drop(f, e);
+	}
+	/* XXX a file truncated while we serve it raises SIGBUS. */
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED) {
+		r = errno_code(errno, why, whysz);
+		goto out;
+	}
+	(void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->key = strdup(key)) == NULL) {
+		free(e);
+		munmap(m, (size_t)st.st_size);
+		snprintf(why, whysz, "out of memory");
+		r = TFTP_EUNDEF;
+		goto out;
+	}
+	e->buf = m;
+	e->len = (size_t)st.st_size;
+	e->mapped = 1;
+	e->id = id;
+	e->kind = CONTENT_PLAIN;
+	cache_insert(f, e);
+	content_from_entry(c, e);
+out:
+	close(fd);
+	return r;
+}
+
+/* Also keep made bytes in --cache-dir, '/' in the name as '%'. */
+static void
+cache_dir_write(const struct files *f, const struct centry *e)
+{
+	char	 path[PATH_MAX], vis[PATH_MAX], *p;
+	size_t	 n;
+
+	if (f->cfg->cache_dir == NULL)
+		return;
+	n = (size_t)snprintf(path, sizeof(path), "%s/", f->cfg->cache_dir);
+	if (n >= sizeof(path) || strlen(e->key) >= sizeof(path) - n)
+		return;
+	memcpy(path + n, e->key, strlen(e->key) + 1);
+	for (p = path + n; *p != '\0'; p++)
+		if (*p == '/')
+			*p = '%';
+	if (file_write_atomic(path, e->buf, e->len, 0644, NULL, NULL) != 0)
+		log_warnx("cache dir: %s: %s", str_vis(vis, sizeof(vis), path),
+		    uc_errdetail());
+}
+
+/* Sign body as a .sgn named key (signed-files.md 3). */
+static int
+make_sgn(struct files *f, const char *key, uint32_t ts, const uint8_t *body,
+    size_t len, uint8_t **out, size_t *outlen)
+{
+	struct sgn_build	 b;
+
+	memset(&b, 0, sizeof(b));
+	b.kind = SGN_KIND_SGN;
+	b.md = f->md;
+	b.filename = key;
+	b.timestamp = ts;
+	return sgn_build(&b, body, len, f->signer, out, outlen);
+}
+
+/* Load the device certificate from an open file. */
+static int
+cert_fd(int fd, X509 **x)
+{
+	uint8_t	*buf = NULL;
+	size_t	 len;
+	int	 r;
+
+	if ((r = read_fd(fd, 1024 * 1024, 0, &buf, &len)) != 0)
+		goto out;
+	r = cert_from_mem(buf, len, x);
+out:
+	free(buf);
+	return r;
+}
+
+/* Build the served bytes of kind from src (and the device cert x). */
+static int
+make_bytes(struct files *f, const char *key, enum content_kind kind,
+    const struct stat *st, const uint8_t *src, size_t len, X509 *x,
+    uint8_t **out, size_t *outlen)
+{
+	uint8_t		*xml = NULL;
+	size_t		 xmllen;
+	uint32_t	 ts = (uint32_t)st->st_mtim.tv_sec;
+	int		 r;
+
+	if (kind == CONTENT_SIGNED)
+		r = make_sgn(f, key, ts, src, len, out, outlen);
+	else if (kind == CONTENT_ENCRYPTED)
+		r = enccfg_encrypt(src, len, x, f->signer, f->md, key, ts,
+		    out, outlen);
+	else if ((r = enccfg_stub(src, len, x, &xml, &xmllen)) == 0)
+		r = make_sgn(f, key, ts, xml, xmllen, out, outlen);
+	free(xml);
+	return r;
+}
+
+/*
+ * Serve made bytes for key from source srcfd (and device cert certfd, or
+ * -1), from the cache when (size, mtime, inode) still match.  Takes both
+ * descriptors.
+ */
+static int
+serve_made(struct files *f, const char *key, enum content_kind kind,
+    int srcfd, int certfd, struct content *c, char *why, size_t whysz)
+{
+	struct centry	*e = NULL;
+	struct srcid	 id;
+	struct stat	 st, cst;
+	uint8_t		*src = NULL;
+	size_t		 len;
+	X509		*x = NULL;
+	int		 r;
+
+	if ((r = fd_regular(srcfd, &st, why, whysz)) != 0)
+		goto out;
+	srcid_set(&id, &st);
+	if (certfd != -1 && fstat(certfd, &cst) == 0) {
+		id.cert_mtime_ns = mtime_ns(&cst);
+		id.cert_ino = cst.st_ino;
+	}
+	if ((e = cache_find(f, key, 0)) != NULL) {
+		if (memcmp(&e->id, &id, sizeof(id)) == 0) {
+			TAILQ_REMOVE(&f->lru, e, lru);
+			TAILQ_INSERT_HEAD(&f->lru, e, lru);
+			content_from_entry(c, e);
+			e = NULL;
+			goto out;
+		}
+		cache_drop(f, e);
+		e = NULL;
+	}
+	r = TFTP_EUNDEF;
+	if (read_fd(srcfd, TFTPD_SRC_MAX, (size_t)st.st_size, &src, &len) != 0 ||
+	    (certfd != -1 && cert_fd(certfd, &x) != 0) ||
+	    (e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->key = strdup(key)) == NULL ||
+	    make_bytes(f, key, kind, &st, src, len, x, &e->buf, &e->len) != 0) {
+		snprintf(why, whysz, "cannot make %s file: %s",
+		    content_kind_name(kind), uc_errdetail());
+		goto out;
+	}
+	e->id = id;
+	e->kind = kind;
+	cache_insert(f, e);
+	cache_dir_write(f, e);
+	content_from_entry(c, e);
+	e = NULL;
+	r = 0;
+out:
+	if (e != NULL && !e->cached && e->refs == 0)
+		centry_free(e);
+	X509_free(x);
+	free(src);
+	close(srcfd);
+	if (certfd != -1)
+		close(certfd);
+	return r;
+}
+
+/* "SEP" + 12 hex digits + suffix, at the top of the root. */
+static int
+device_name(const char *rel, const char *suffix, char *mac)
+{
+	size_t	 i;
+
+	if (strncmp(rel, "SEP", 3) != 0 || strcmp(rel + 3 + MAC_LEN, suffix)
+	    != 0)
+		return 0;
+	for (i = 0; i < MAC_LEN; i++)
+		if (!isxdigit((unsigned char)rel[3 + i]))
+			return 0;
+	memcpy(mac, rel + 3, MAC_LEN);
+	mac[MAC_LEN] = '\0';
+	return 1;
+}
+
+/*
+ * Encrypted configs (signed-files.md 4): -1 when rel is not a config of
+ * a device with a certificate, else 0 or a TFTP error code.  The plain
+ * SEP<MAC>.cnf.xml of such a device is refused.
+ */
+static int
+try_device(struct files *f, const char *rel, struct content *c, char *why,
+    size_t whysz)
+{
+	char			 mac[MAC_LEN + 1], name[64];
+	enum content_kind	 kind;
+	int			 certfd, srcfd;
+
+	if (strlen(rel) < 3 + MAC_LEN || f->devfd == -1)
+		return -1;
+	if (device_name(rel, ".cnf.xml.enc.sgn", mac))
+		kind = CONTENT_ENCRYPTED;
+	else if (device_name(rel, ".cnf.xml.sgn", mac))
+		kind = CONTENT_STUB;
+	else if (device_name(rel, ".cnf.xml", mac))
+		kind = CONTENT_PLAIN;
+	else
+		return -1;
+	snprintf(name, sizeof(name), "SEP%s.pem", mac);
+	if ((certfd = openat(f->devfd, name, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(name, sizeof(name), "SEP%s.crt", mac);
+		if ((certfd = openat(f->devfd, name, O_RDONLY | O_CLOEXEC)) ==
+		    -1)
+			return -1;
+	}
+	if (kind == CONTENT_PLAIN) {
+		/* Its config is served only encrypted (signed-files.md 4). */
+		close(certfd);
+		snprintf(why, whysz, "plain config of an encrypted device");
+		return TFTP_EACCESS;
+	}
+	snprintf(name, sizeof(name), "SEP%s.cnf.xml", mac);
+	if ((srcfd = open_beneath(f->rootfd, f->rootreal, name)) == -1) {
+		close(certfd);
+		return errno_code(errno, why, whysz);
+	}
+	return serve_made(f, rel, kind, srcfd, certfd, c, why, whysz);
+}
+
+/*
+ * Find what to serve for a requested name: the file itself, or in mixed
+ * mode a .sgn made from NAME, an .enc.sgn or its stub.  Fills *c (release
+ * with content_release) and returns 0, or a TFTP error code with a
+ * reason for the log in why.
+ */
+int
+files_get(struct files *f, const char *name, struct content *c, char *why,
+    size_t whysz)
+{
+	const char	*rel;
+	char		 src[TFTP_NAME_MAX + 1];
+	size_t		 n;
+	int		 fd, r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = files_name_check(name, &rel, why, whysz)) != 0)
+		return r;
+	if (f->mixed && (r = try_device(f, rel, c, why, whysz)) != -1)
+		return r;
+	if ((fd = open_beneath(f->rootfd, f->rootreal, rel)) != -1)
+		return serve_plain(f, rel, fd, c, why, whysz);
+	n = strlen(rel);
+	if (errno != ENOENT || !f->mixed || n <= 4 ||
+	    strcmp(rel + n - 4, ".sgn") != 0)
+		return errno_code(errno, why, whysz);
+	memcpy(src, rel, n - 4);
+	src[n - 4] = '\0';
+	if ((fd = open_beneath(f->rootfd, f->rootreal, src)) == -1)
+		return errno_code(errno, why, whysz);
+	return serve_made(f, rel, CONTENT_SIGNED, fd, -1, c, why, whysz);
+}
+
+/* Give back what files_get() handed out.  Accepts an empty content. */
+void
+content_release(struct files *f, struct content *c)
+{
+	if (c->ce != NULL)
+		centry_put(f, c->ce);
+	free(c->own);
+	memset(c, 0, sizeof(*c));
+}
+
+/*
+ * Replace c's bytes with their netascii form (RFC 764: LF -> CR LF,
+ * CR -> CR NUL), owned by c.  0, or -1 when out of memory.
+ */
+int
+content_netascii(struct files *f, struct content *c)
+{
+	uint8_t	*o;
+	size_t	 i, n = 0;
+
+	if ((o = malloc(c->len * 2 + 1)) == NULL)
+		return -1;
+	for (i = 0; i < c->len; i++) {
+		if (c->p[i] == '\n') {
+			o[n++] = '\r';
+			o[n++] = '\n';
+		} else if (c->p[i] == '\r') {
+			o[n++] = '\r';
+			o[n++] = '\0';
+		} else
+			o[n++] = c->p[i];
+	}
+	if (c->ce != NULL)
+		centry_put(f, c->ce);
+	free(c->own);
+	c->ce = NULL;
+	c->own = o;
+	c->p = o;
+	c->len = n;
+	return 0;
+}
+
+/*
+ * Store an upload (WRQ) atomically in --write-dir under its base name.
+ * 0 or a TFTP error code with a reason in why.
+ */
+int
+files_write(struct files *f, const char *name, const uint8_t *buf, size_t len,
+    char *why, size_t whysz)
+{
+	char		 path[PATH_MAX];
+	const char	*rel;
+	int		 r;
+
+	if ((r = files_name_check(name, &rel, why, whysz)) != 0)
+		return r;
+	if (f->cfg->write_dir == NULL || strchr(rel, '/') != NULL ||
+	    rel[0] == '.') {
+		snprintf(why, whysz, "write not allowed");
+		return TFTP_EACCESS;
+	}
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", f->cfg->write_dir,
+	    rel) >= sizeof(path)) {
+		snprintf(why, whysz, "path too long");
+		return TFTP_EACCESS;
+	}
+	if (file_write_atomic(path, buf, len, 0644, NULL, NULL) != 0) {
+		snprintf(why, whysz, "%s", uc_errdetail());
+		return TFTP_ENOSPACE;
+	}
+	return 0;
+}
+
+/*
+ * Open the root (and device certificate directory) for serving.  signer
+ * is borrowed (NULL in nonsecure mode).  Stores a new struct files
+ * (free with files_free) in *out; 0 or a UC_ERR_* code.
+ */
+int
+files_new(const struct config *cfg, struct signer *signer, struct files **out)
+{
+	struct files	*f;
+	int		 i, r = UC_ERR_IO;
+
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return UC_ERR_ALLOC;
+	f->cfg = cfg;
+	f->rootfd = -1;
+	f->devfd = -1;
+	f->signer = signer;
+	f->mixed = signer != NULL;
+	f->cap = (size_t)cfg->cache_bytes;
+	for (i = 0; i < CACHE_BUCKETS; i++)
+		LIST_INIT(&f->tab[i]);
+	TAILQ_INIT(&f->lru);
+	if (signer_md_parse(cfg->digest, &f->md) != 0 ||
+	    (f->md != SIGNER_SHA1 && f->md != SIGNER_SHA512)) {
+		r = uc_fail(UC_ERR_ARG, "--digest %s: sha1 or sha512",
+		    cfg->digest);
+		goto out;
+	}
+	if ((f->rootreal = realpath(cfg->root, NULL)) == NULL ||
+	    (f->rootfd = open(f->rootreal, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		r = uc_fail(UC_ERR_IO, "--root %s: %s", cfg->root,
+		    strerror(errno));
+		goto out;
+	}
+	if (cfg->device_certs != NULL && (f->devfd = open(cfg->device_certs,
+	    O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		r = uc_fail(UC_ERR_IO, "--device-certs %s: %s",
+		    cfg->device_certs, strerror(errno));
+		goto out;
+	}
+	*out = f;
+	f = NULL;
+	r = 0;
+out:
+	files_free(f);
+	return r;
+}
+
+/* Free f and every unused cache entry; accepts NULL. */
+void
+files_free(struct files *f)
+{
+	if (f == NULL)
+		return;
+	files_flush(f);
+	if (f->rootfd != -1)
+		close(f->rootfd);
+	if (f->devfd != -1)
+		close(f->devfd);
+	free(f->rootreal);
+	free(f);
+}
