@@ -20,10 +20,13 @@
 #define TFTPD_RETRIES_DEF	5	/* timeouts before a transfer fails */
 #define TFTPD_CACHE_DEF		(64 * 1024 * 1024) /* signed bytes in memory */
 #define TFTPD_SRC_MAX		(64 * 1024 * 1024) /* largest file we sign */
-#define TFTPD_WRITE_MAX		(64 * 1024 * 1024) /* largest upload kept */
+#define TFTPD_WRITE_MAX		(16 * 1024 * 1024) /* largest upload kept */
+#define TFTPD_NETASCII_MAX	(1024 * 1024)	/* netascii copies 2x len */
 #define TFTPD_SOCKBUF		(4 * 1024 * 1024) /* SO_SNDBUF/SO_RCVBUF */
 #define TFTPD_TIMEOUT_DEF	1	/* seconds before the first resend */
 #define TFTPD_BACKOFF_MAX	8	/* longest resend interval, seconds */
+#define TFTPD_RESEND_MAX	5	/* first resend cap for a peer's timeout */
+#define TFTPD_PENDING_TRIES	2	/* resends before the first valid ACK */
 
 enum tftpd_mode {
 	TFTPD_MIXED,		/* sign .sgn on demand, encrypt configs */
@@ -82,13 +85,13 @@ int		 files_new(const struct config *, struct signer *,
 void		 files_free(struct files *);
 void		 files_flush(struct files *);
 int		 files_get(struct files *, const char *, struct content *,
-		    char *, size_t);
+		    uint16_t *, char *, size_t);
 void		 content_release(struct files *, struct content *);
 int		 content_netascii(struct files *, struct content *);
 const char	*content_kind_name(enum content_kind);
 int		 files_name_check(const char *, const char **, char *, size_t);
 int		 files_write(struct files *, const char *, const uint8_t *,
-		    size_t, char *, size_t);
+		    size_t, uint16_t *, char *, size_t);
 
 struct server;
 

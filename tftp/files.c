@@ -26,6 +26,8 @@
 #include <linux/openat2.h>
 #endif
 
+#include <openssl/crypto.h>
+
 #include "cert.h"
 #include "enccfg.h"
 #include "extern.h"
@@ -36,6 +38,7 @@
 
 #define CACHE_BUCKETS	4096	/* hash buckets; entries are few thousand */
 #define MAC_LEN		12	/* hex digits in SEP<MAC> */
+#define CERT_MAX	(1024 * 1024)	/* largest device certificate read */
 
 struct srcid {
 	dev_t		 dev;
@@ -100,8 +103,11 @@ hash_str(const char *s)
 /*
  * Check a requested name against the jail rules and return in *rel the
  * name relative to the root (one leading '/' stripped, as tftp-hpa does).
- * Refuses "..", backslashes, empty names and control characters.
- * Returns 0, or TFTP_EACCESS with a reason in why.
+ * Refuses backslashes, control characters and any empty, "." or ".."
+ * component, so each file has exactly one accepted name: the device and
+ * encryption rules in files_get() cannot be bypassed by an alias such as
+ * "./SEP<MAC>.cnf.xml".  Returns 0, or -1 (TFTP error 2, access
+ * violation) with a reason in why.
  */
 int
 files_name_check(const char *name, const char **rel, char *why, size_t whysz)
@@ -111,21 +117,23 @@ files_name_check(const char *name, const char **rel, char *why, size_t whysz)
 
 	if (name[0] == '/')
 		name++;
-	if (name[0] == '\0' || name[0] == '/') {
-		snprintf(why, whysz, "absolute or empty name");
-		return TFTP_EACCESS;
+	if (name[0] == '\0' || name[0] == '/' ||
+	    name[strlen(name) - 1] == '/') {
+		snprintf(why, whysz, "absolute, empty or directory name");
+		return -1;
 	}
 	for (p = name; *p != '\0'; p++) {
 		if (*p == '\\' || iscntrl((unsigned char)*p)) {
 			snprintf(why, whysz, "backslash or control character");
-			return TFTP_EACCESS;
+			return -1;
 		}
 	}
 	for (s = name; *s != '\0'; s += n + (s[n] == '/')) {
 		n = strcspn(s, "/");
-		if (n == 2 && s[0] == '.' && s[1] == '.') {
-			snprintf(why, whysz, "\"..\" component");
-			return TFTP_EACCESS;
+		if (n == 0 || (n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.')) {
+			snprintf(why, whysz, "empty, \".\" or \"..\" component");
+			return -1;
 		}
 	}
 	*rel = name;
@@ -179,29 +187,35 @@ open_beneath(int dirfd, const char *root, const char *rel)
 	return open_realpath(root, rel);
 }
 
-/* Map an open(2) errno to a TFTP error code and a reason. */
+/*
+ * Map an open(2) errno to a TFTP error code in *code (TFTP_EUNDEF for
+ * anything unexpected: EMFILE, EIO...) and a reason.  Always returns -1.
+ */
 static int
-errno_code(int e, char *why, size_t whysz)
+errno_code(int e, uint16_t *code, char *why, size_t whysz)
 {
 	snprintf(why, whysz, "%s", strerror(e));
+	*code = TFTP_EUNDEF;
 	if (e == ENOENT || e == ENOTDIR)
-		return TFTP_ENOTFOUND;
-	if (e == EXDEV || e == ELOOP || e == EACCES || e == EPERM) {
+		*code = TFTP_ENOTFOUND;
+	else if (e == EXDEV || e == ELOOP || e == EACCES || e == EPERM) {
 		if (e == EXDEV || e == ELOOP)
 			snprintf(why, whysz, "resolves outside the root");
-		return TFTP_EACCESS;
+		*code = TFTP_EACCESS;
 	}
-	return TFTP_EUNDEF;
+	return -1;
 }
 
+/* 0 when fd is a regular file (stat in *st), else -1 with *code set. */
 static int
-fd_regular(int fd, struct stat *st, char *why, size_t whysz)
+fd_regular(int fd, struct stat *st, uint16_t *code, char *why, size_t whysz)
 {
 	if (fstat(fd, st) == -1)
-		return errno_code(errno, why, whysz);
+		return errno_code(errno, code, why, whysz);
 	if (!S_ISREG(st->st_mode)) {
 		snprintf(why, whysz, "not a regular file");
-		return TFTP_EACCESS;
+		*code = TFTP_EACCESS;
+		return -1;
 	}
 	return 0;
 }
@@ -223,7 +237,12 @@ grow(uint8_t **buf, size_t *cap, size_t max)
 	return 0;
 }
 
-/* Read all of fd, at most max bytes; 0 or a UC_ERR_* code. */
+/*
+ * Read all of fd, at most max bytes; 0 or a UC_ERR_* code.
+ * XXX duplicates lib/fileio.c file_read(), which takes a path and has no
+ * descriptor variant; grow()'s realloc leaves unwiped copies of a
+ * plaintext config in freed memory.
+ */
 static int
 read_fd(int fd, size_t max, size_t hint, uint8_t **out, size_t *lenp)
 {
@@ -310,7 +329,11 @@ cache_find(struct files *f, const char *key, int mapped)
 	return NULL;
 }
 
-/* Insert e (if it fits) and evict least recently used entries. */
+/*
+ * Insert e (if it fits) and evict least recently used entries.
+ * XXX made bytes larger than the cap are made again per request and held
+ * by each transfer outside any budget; only --max-sessions bounds them.
+ */
 static void
 cache_insert(struct files *f, struct centry *e)
 {
@@ -376,7 +399,7 @@ centry_put(struct files *f, struct centry *e)
  */
 static int
 serve_plain(struct files *f, const char *key, int fd, struct content *c,
-    char *why, size_t whysz)
+    uint16_t *code, char *why, size_t whysz)
 {
 	struct centry	*e;
 	struct srcid	 id;
@@ -385,7 +408,8 @@ serve_plain(struct files *f, const char *key, int fd, struct content *c,
 	int		 r;
 
 	c->kind = CONTENT_PLAIN;
-	if ((r = fd_regular(fd, &st, why, whysz)) != 0 || st.st_size == 0)
+	if ((r = fd_regular(fd, &st, code, why, whysz)) != 0 ||
+	    st.st_size == 0)
 		goto out;
 	srcid_set(&id, &st);
 	if ((e = cache_find(f, key, 1)) != NULL) {
@@ -398,7 +422,7 @@ serve_plain(struct files *f, const char *key, int fd, struct content *c,
 	/* XXX a file truncated while we serve it raises SIGBUS. */
 	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (m == MAP_FAILED) {
-		r = errno_code(errno, why, whysz);
+		r = errno_code(errno, code, why, whysz);
 		goto out;
 	}
 	(void)madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
@@ -407,7 +431,8 @@ serve_plain(struct files *f, const char *key, int fd, struct content *c,
 		free(e);
 		munmap(m, (size_t)st.st_size);
 		snprintf(why, whysz, "out of memory");
-		r = TFTP_EUNDEF;
+		*code = TFTP_EUNDEF;
+		r = -1;
 		goto out;
 	}
 	e->buf = m;
@@ -458,7 +483,7 @@ make_sgn(struct files *f, const char *key, uint32_t ts, const uint8_t *body,
 	return sgn_build(&b, body, len, f->signer, out, outlen);
 }
 
-/* Load the device certificate from an open file. */
+/* Load the device certificate from an open file; 0 or UC_ERR_*. */
 static int
 cert_fd(int fd, X509 **x)
 {
@@ -466,7 +491,7 @@ cert_fd(int fd, X509 **x)
 	size_t	 len;
 	int	 r;
 
-	if ((r = read_fd(fd, 1024 * 1024, 0, &buf, &len)) != 0)
+	if ((r = read_fd(fd, CERT_MAX, 0, &buf, &len)) != 0)
 		goto out;
 	r = cert_from_mem(buf, len, x);
 out:
@@ -503,17 +528,18 @@ make_bytes(struct files *f, const char *key, enum content_kind kind,
  */
 static int
 serve_made(struct files *f, const char *key, enum content_kind kind,
-    int srcfd, int certfd, struct content *c, char *why, size_t whysz)
+    int srcfd, int certfd, struct content *c, uint16_t *code, char *why,
+    size_t whysz)
 {
 	struct centry	*e = NULL;
 	struct srcid	 id;
 	struct stat	 st, cst;
 	uint8_t		*src = NULL;
-	size_t		 len;
+	size_t		 len = 0;
 	X509		*x = NULL;
 	int		 r;
 
-	if ((r = fd_regular(srcfd, &st, why, whysz)) != 0)
+	if ((r = fd_regular(srcfd, &st, code, why, whysz)) != 0)
 		goto out;
 	srcid_set(&id, &st);
 	if (certfd != -1 && fstat(certfd, &cst) == 0) {
@@ -531,7 +557,8 @@ serve_made(struct files *f, const char *key, enum content_kind kind,
 		cache_drop(f, e);
 		e = NULL;
 	}
-	r = TFTP_EUNDEF;
+	r = -1;
+	*code = TFTP_EUNDEF;
 	if (read_fd(srcfd, TFTPD_SRC_MAX, (size_t)st.st_size, &src, &len) != 0 ||
 	    (certfd != -1 && cert_fd(certfd, &x) != 0) ||
 	    (e = calloc(1, sizeof(*e))) == NULL ||
@@ -552,7 +579,7 @@ out:
 	if (e != NULL && !e->cached && e->refs == 0)
 		centry_free(e);
 	X509_free(x);
-	free(src);
+	OPENSSL_clear_free(src, len);
 	close(srcfd);
 	if (certfd != -1)
 		close(certfd);
@@ -577,20 +604,61 @@ device_name(const char *rel, const char *suffix, char *mac)
 }
 
 /*
- * Encrypted configs (signed-files.md 4): -1 when rel is not a config of
- * a device with a certificate, else 0 or a TFTP error code.  The plain
- * SEP<MAC>.cnf.xml of such a device is refused.
+ * Open the device certificate SEP<mac>.pem (or .crt) without blocking on
+ * a FIFO and without following a symlink.  Returns the descriptor, -2
+ * when the device has no certificate, or -1 with *code and why set (fail
+ * closed: the caller must not serve the plain config then).
  */
 static int
-try_device(struct files *f, const char *rel, struct content *c, char *why,
+device_cert_open(struct files *f, const char *mac, uint16_t *code, char *why,
     size_t whysz)
+{
+	const char *const	 sfx[] = { "pem", "crt" };
+	struct stat		 st;
+	char			 name[64];
+	size_t			 i;
+	int			 e, fd = -1;
+
+	for (i = 0; i < 2 && fd == -1; i++) {
+		snprintf(name, sizeof(name), "SEP%s.%s", mac, sfx[i]);
+		fd = openat(f->devfd, name, O_RDONLY | O_NONBLOCK |
+		    O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+		if (fd == -1 && errno != ENOENT) {
+			e = errno;
+			(void)errno_code(e, code, why, whysz);
+			snprintf(why, whysz, "device certificate %s: %s", name,
+			    strerror(e));
+			return -1;
+		}
+	}
+	if (fd == -1)
+		return -2;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    st.st_size > CERT_MAX) {
+		close(fd);
+		snprintf(why, whysz, "device certificate %s: not a regular "
+		    "file of at most %d bytes", name, CERT_MAX);
+		*code = TFTP_EUNDEF;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Encrypted configs (signed-files.md 4): 1 when rel is not a config of
+ * a device with a certificate, 0 when served, or -1 with *code set.  The
+ * plain SEP<MAC>.cnf.xml of such a device is refused.
+ */
+static int
+try_device(struct files *f, const char *rel, struct content *c,
+    uint16_t *code, char *why, size_t whysz)
 {
 	char			 mac[MAC_LEN + 1], name[64];
 	enum content_kind	 kind;
 	int			 certfd, srcfd;
 
 	if (strlen(rel) < 3 + MAC_LEN || f->devfd == -1)
-		return -1;
+		return 1;
 	if (device_name(rel, ".cnf.xml.enc.sgn", mac))
 		kind = CONTENT_ENCRYPTED;
 	else if (device_name(rel, ".cnf.xml.sgn", mac))
@@ -598,37 +666,35 @@ try_device(struct files *f, const char *rel, struct content *c, char *why,
 	else if (device_name(rel, ".cnf.xml", mac))
 		kind = CONTENT_PLAIN;
 	else
+		return 1;
+	if ((certfd = device_cert_open(f, mac, code, why, whysz)) == -2)
+		return 1;
+	if (certfd == -1)
 		return -1;
-	snprintf(name, sizeof(name), "SEP%s.pem", mac);
-	if ((certfd = openat(f->devfd, name, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(name, sizeof(name), "SEP%s.crt", mac);
-		if ((certfd = openat(f->devfd, name, O_RDONLY | O_CLOEXEC)) ==
-		    -1)
-			return -1;
-	}
 	if (kind == CONTENT_PLAIN) {
 		/* Its config is served only encrypted (signed-files.md 4). */
 		close(certfd);
 		snprintf(why, whysz, "plain config of an encrypted device");
-		return TFTP_EACCESS;
+		*code = TFTP_EACCESS;
+		return -1;
 	}
 	snprintf(name, sizeof(name), "SEP%s.cnf.xml", mac);
 	if ((srcfd = open_beneath(f->rootfd, f->rootreal, name)) == -1) {
 		close(certfd);
-		return errno_code(errno, why, whysz);
+		return errno_code(errno, code, why, whysz);
 	}
-	return serve_made(f, rel, kind, srcfd, certfd, c, why, whysz);
+	return serve_made(f, rel, kind, srcfd, certfd, c, code, why, whysz);
 }
 
 /*
  * Find what to serve for a requested name: the file itself, or in mixed
- * mode a .sgn made from NAME, an .enc.sgn or its stub.  Fills *c (release
- * with content_release) and returns 0, or a TFTP error code with a
- * reason for the log in why.
+ * mode a .sgn made from NAME, an .enc.sgn or its stub.  Returns 0 and
+ * fills *c (release with content_release; an empty file has len 0), or
+ * -1 with the TFTP error code in *code and a reason for the log in why.
  */
 int
-files_get(struct files *f, const char *name, struct content *c, char *why,
-    size_t whysz)
+files_get(struct files *f, const char *name, struct content *c,
+    uint16_t *code, char *why, size_t whysz)
 {
 	const char	*rel;
 	char		 src[TFTP_NAME_MAX + 1];
@@ -636,21 +702,25 @@ files_get(struct files *f, const char *name, struct content *c, char *why,
 	int		 fd, r;
 
 	memset(c, 0, sizeof(*c));
-	if ((r = files_name_check(name, &rel, why, whysz)) != 0)
-		return r;
-	if (f->mixed && (r = try_device(f, rel, c, why, whysz)) != -1)
+	if (files_name_check(name, &rel, why, whysz) != 0) {
+		*code = TFTP_EACCESS;
+		return -1;
+	}
+	if (f->mixed &&
+	    (r = try_device(f, rel, c, code, why, whysz)) != 1)
 		return r;
 	if ((fd = open_beneath(f->rootfd, f->rootreal, rel)) != -1)
-		return serve_plain(f, rel, fd, c, why, whysz);
+		return serve_plain(f, rel, fd, c, code, why, whysz);
 	n = strlen(rel);
 	if (errno != ENOENT || !f->mixed || n <= 4 ||
 	    strcmp(rel + n - 4, ".sgn") != 0)
-		return errno_code(errno, why, whysz);
+		return errno_code(errno, code, why, whysz);
 	memcpy(src, rel, n - 4);
 	src[n - 4] = '\0';
 	if ((fd = open_beneath(f->rootfd, f->rootreal, src)) == -1)
-		return errno_code(errno, why, whysz);
-	return serve_made(f, rel, CONTENT_SIGNED, fd, -1, c, why, whysz);
+		return errno_code(errno, code, why, whysz);
+	return serve_made(f, rel, CONTENT_SIGNED, fd, -1, c, code, why,
+	    whysz);
 }
 
 /* Give back what files_get() handed out.  Accepts an empty content. */
@@ -659,13 +729,14 @@ content_release(struct files *f, struct content *c)
 {
 	if (c->ce != NULL)
 		centry_put(f, c->ce);
-	free(c->own);
+	OPENSSL_clear_free(c->own, c->own != NULL ? c->len : 0);
 	memset(c, 0, sizeof(*c));
 }
 
 /*
  * Replace c's bytes with their netascii form (RFC 764: LF -> CR LF,
- * CR -> CR NUL), owned by c.  0, or -1 when out of memory.
+ * CR -> CR NUL), owned by c.  0, or -1 when c is over TFTPD_NETASCII_MAX
+ * bytes (the copy is twice that) or out of memory.
  */
 int
 content_netascii(struct files *f, struct content *c)
@@ -673,7 +744,8 @@ content_netascii(struct files *f, struct content *c)
 	uint8_t	*o;
 	size_t	 i, n = 0;
 
-	if ((o = malloc(c->len * 2 + 1)) == NULL)
+	if (c->len > TFTPD_NETASCII_MAX ||
+	    (o = malloc(c->len * 2 + 1)) == NULL)
 		return -1;
 	for (i = 0; i < c->len; i++) {
 		if (c->p[i] == '\n') {
@@ -687,7 +759,7 @@ content_netascii(struct files *f, struct content *c)
 	}
 	if (c->ce != NULL)
 		centry_put(f, c->ce);
-	free(c->own);
+	OPENSSL_clear_free(c->own, c->own != NULL ? c->len : 0);
 	c->ce = NULL;
 	c->own = o;
 	c->p = o;
@@ -697,31 +769,32 @@ content_netascii(struct files *f, struct content *c)
 
 /*
  * Store an upload (WRQ) atomically in --write-dir under its base name.
- * 0 or a TFTP error code with a reason in why.
+ * 0, or -1 with the TFTP error code in *code and a reason in why.
  */
 int
 files_write(struct files *f, const char *name, const uint8_t *buf, size_t len,
-    char *why, size_t whysz)
+    uint16_t *code, char *why, size_t whysz)
 {
 	char		 path[PATH_MAX];
 	const char	*rel;
-	int		 r;
 
-	if ((r = files_name_check(name, &rel, why, whysz)) != 0)
-		return r;
+	*code = TFTP_EACCESS;
+	if (files_name_check(name, &rel, why, whysz) != 0)
+		return -1;
 	if (f->cfg->write_dir == NULL || strchr(rel, '/') != NULL ||
 	    rel[0] == '.') {
 		snprintf(why, whysz, "write not allowed");
-		return TFTP_EACCESS;
+		return -1;
 	}
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", f->cfg->write_dir,
 	    rel) >= sizeof(path)) {
 		snprintf(why, whysz, "path too long");
-		return TFTP_EACCESS;
+		return -1;
 	}
 	if (file_write_atomic(path, buf, len, 0644, NULL, NULL) != 0) {
 		snprintf(why, whysz, "%s", uc_errdetail());
-		return TFTP_ENOSPACE;
+		*code = TFTP_ENOSPACE;
+		return -1;
 	}
 	return 0;
 }

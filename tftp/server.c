@@ -3,9 +3,14 @@
  * socket, and one connected ephemeral UDP socket (a new TID, RFC 1350 4)
  * per transfer.  Sends a whole window (RFC 7440) per callback with one
  * sendmmsg(2) whose iovecs point into the served bytes, so no data is
- * copied or allocated per packet.  Duplicate and old ACKs are ignored
- * (no Sorcerer's Apprentice); a timeout resends the window from the last
- * acknowledged block, with backoff and a retry limit.
+ * copied or allocated per packet.  A new ACK sends only the blocks after
+ * the highest sent, up to the acknowledged block plus the window;
+ * duplicate and old ACKs are ignored (no Sorcerer's Apprentice); only a
+ * timeout resends the window from the last acknowledged block, with
+ * backoff and a retry limit.  A session that has never had a valid ACK
+ * (or DATA) is "pending": it gets fewer retries, and pending sessions
+ * are capped at half of --max-sessions, so spoofed requests cannot hold
+ * every slot.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -63,6 +68,7 @@ struct session {
 	uint8_t			 oackbuf[128];
 	size_t			 oacklen;
 	int			 tries;
+	int			 pending;	/* no valid ACK/DATA yet */
 	struct timespec		 t0;
 	uint8_t			*hdrs;		/* 4 bytes per window slot */
 	struct iovec		*iov;		/* 2 per window slot */
@@ -84,6 +90,7 @@ struct server {
 	struct event		*sigs[3];
 	struct sessionq		 sessions;
 	int			 nsessions;
+	int			 npending;	/* sessions still pending */
 	struct sockaddr_storage	 laddr;
 	socklen_t		 laddrlen;
 	struct sockaddr_storage	 rlocal;	/* where the request came in */
@@ -93,7 +100,7 @@ struct server {
 	int			 gso;		/* UDP_SEGMENT works */
 };
 
-static void	session_send(struct session *);
+static void	session_send(struct session *, uint64_t);
 static void	session_end(struct session *, const char *);
 
 static void
@@ -188,6 +195,8 @@ session_end(struct session *s, const char *result)
 	    elapsed_ms(&s->t0), result);
 	TAILQ_REMOVE(&srv->sessions, s, entry);
 	srv->nsessions--;
+	if (s->pending)
+		srv->npending--;
 	if (s->ev != NULL)
 		event_free(s->ev);
 	if (s->tmo != NULL)
@@ -225,11 +234,11 @@ slot_fill(struct session *s, size_t i, uint64_t b)
 /*
  * Send slots as UDP GSO bursts (one syscall for up to GSO_SEGS blocks;
  * only the last block of a transfer is short, and it ends a burst).
- * Returns the slots sent, or -1 when the socket buffer is full.  Turns
- * GSO off for good when the kernel refuses it.
+ * Returns the slots sent; sets *full when the socket buffer filled up.
+ * Turns GSO off for good when the kernel refuses it.
  */
-static int
-send_gso(struct session *s, size_t n)
+static size_t
+send_gso(struct session *s, size_t n, int *full)
 {
 	union {
 		char		 buf[CMSG_SPACE(sizeof(uint16_t))];
@@ -258,8 +267,10 @@ send_gso(struct session *s, size_t n)
 		*(uint16_t *)(void *)CMSG_DATA(cm) = (uint16_t)seg;
 		if (sendmsg(s->fd, &mh, 0) != -1)
 			continue;
-		if (errno == EAGAIN || errno == ENOBUFS)
-			return -1;
+		if (errno == EAGAIN || errno == ENOBUFS) {
+			*full = 1;
+			return i;
+		}
 		if (errno == EINTR) {
 			k = 0;
 			continue;
@@ -270,22 +281,23 @@ send_gso(struct session *s, size_t n)
 		log_warnx("UDP GSO refused (%s): sending datagram by datagram",
 		    strerror(errno));
 		s->srv->gso = 0;
-		return (int)i;
+		return i;
 	}
-	return (int)n;
+	return n;
 }
 
 /*
- * Send the OACK, or the window after the last acknowledged block, and
- * arm the timer.  A full socket buffer ends the burst early; the timer
- * resends.
+ * Send the OACK, or blocks from..acked+window, and arm the timer.  A new
+ * ACK passes from = highest sent + 1; only the timer passes acked + 1.
+ * A full socket buffer ends the burst early: s->sent records what went
+ * out, so the next ACK (or the timer) sends the rest.
  */
 static void
-session_send(struct session *s)
+session_send(struct session *s, uint64_t from)
 {
 	uint64_t	 b, last;
 	size_t		 n = 0, done = 0;
-	int		 r;
+	int		 r, full = 0;
 
 	if (s->oack) {
 		(void)send(s->fd, s->oackbuf, s->oacklen, 0);
@@ -295,24 +307,34 @@ session_send(struct session *s)
 	last = s->acked + s->window;
 	if (last > s->total)
 		last = s->total;
-	for (b = s->acked + 1; b <= last; b++)
+	if (from <= s->acked)
+		from = s->acked + 1;
+	for (b = from; b <= last; b++)
 		slot_fill(s, n++, b);
-	if (s->srv->gso && (r = send_gso(s, n)) >= 0)
-		done = (size_t)r;
-	else if (s->srv->gso)
-		done = n;	/* socket buffer full: the timer resends */
-	while (done < n) {
+	if (s->srv->gso)
+		done = send_gso(s, n, &full);
+	while (!full && done < n) {
 		r = sendmmsg(s->fd, s->msgs + done, (unsigned)(n - done), 0);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && (errno == EAGAIN || errno == ENOBUFS))
-			break;		/* buffer full: the timer resends */
+			break;		/* buffer full */
 		/* Other errors (EPERM from a firewall): that one is lost. */
 		done += r > 0 ? (size_t)r : 1;
 	}
-	if (last > s->sent)
-		s->sent = last;
+	if (done > 0 && from + done - 1 > s->sent)
+		s->sent = from + done - 1;
 	arm_timer(s);
+}
+
+/* The peer answered: no longer pending. */
+static void
+session_live(struct session *s)
+{
+	if (s->pending) {
+		s->pending = 0;
+		s->srv->npending--;
+	}
 }
 
 /* Map a 16-bit ACK to an absolute block in [acked, sent], or return 0. */
@@ -342,7 +364,8 @@ rrq_ack(struct session *s, uint16_t wire)
 		s->oack = 0;
 		s->tries = 0;
 		s->tmo_ms = s->base_ms;
-		session_send(s);
+		session_live(s);
+		session_send(s, 1);
 		return 0;
 	}
 	/* Duplicate or old ACK: never answer it (Sorcerer's Apprentice). */
@@ -351,11 +374,13 @@ rrq_ack(struct session *s, uint16_t wire)
 	s->acked = a;
 	s->tries = 0;
 	s->tmo_ms = s->base_ms;
+	session_live(s);
 	if (s->acked >= s->total) {
 		session_end(s, "ok");
 		return 1;
 	}
-	session_send(s);
+	/* Only blocks not yet sent: those in flight are not resent. */
+	session_send(s, (s->sent > s->acked ? s->sent : s->acked) + 1);
 	return 0;
 }
 
@@ -380,10 +405,10 @@ wrq_data(struct session *s, const uint8_t *buf, size_t len)
 {
 	const uint8_t	*d;
 	uint8_t		*nb;
-	size_t		 dlen;
+	size_t		 dlen, ncap;
 	uint16_t	 blk;
 	char		 why[256];
-	int		 r;
+	uint16_t	 code;
 
 	if (tftp_parse_data(buf, len, &blk, &d, &dlen) != 0 ||
 	    dlen > s->blksize)
@@ -393,6 +418,7 @@ wrq_data(struct session *s, const uint8_t *buf, size_t len)
 			wrq_ack(s);
 		return 0;
 	}
+	session_live(s);
 	if (s->wlen + dlen > TFTPD_WRITE_MAX) {
 		send_error(s->fd, &s->peer, s->peerlen, TFTP_ENOSPACE,
 		    "file too large");
@@ -400,12 +426,15 @@ wrq_data(struct session *s, const uint8_t *buf, size_t len)
 		return 1;
 	}
 	if (s->wlen + dlen > s->wcap) {
-		if ((nb = realloc(s->wbuf, (s->wlen + dlen) * 2)) == NULL) {
+		ncap = (s->wlen + dlen) * 2;
+		if (ncap > TFTPD_WRITE_MAX)
+			ncap = TFTPD_WRITE_MAX;
+		if ((nb = realloc(s->wbuf, ncap)) == NULL) {
 			session_end(s, "out of memory");
 			return 1;
 		}
 		s->wbuf = nb;
-		s->wcap = (s->wlen + dlen) * 2;
+		s->wcap = ncap;
 	}
 	if (dlen > 0)
 		memcpy(s->wbuf + s->wlen, d, dlen);
@@ -417,12 +446,11 @@ wrq_data(struct session *s, const uint8_t *buf, size_t len)
 		wrq_ack(s);
 		return 0;
 	}
-	r = files_write(s->srv->files, s->rawname, s->wbuf, s->wlen, why,
-	    sizeof(why));
-	if (r != 0) {
+	if (files_write(s->srv->files, s->rawname, s->wbuf, s->wlen, &code,
+	    why, sizeof(why)) != 0) {
 		/* why may name server paths: the peer gets the code only. */
-		send_error(s->fd, &s->peer, s->peerlen, r, r == TFTP_EACCESS ?
-		    "access violation" : "write failed");
+		send_error(s->fd, &s->peer, s->peerlen, code,
+		    code == TFTP_EACCESS ? "access violation" : "write failed");
 		session_end(s, why);
 		return 1;
 	}
@@ -482,11 +510,16 @@ static void
 session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct session	*s = arg;
+	int		 max;
 
 	(void)fd;
 	(void)what;
-	if (++s->tries > s->srv->cfg->retries) {
-		session_end(s, "timeout");
+	max = s->srv->cfg->retries;
+	if (s->pending && max > TFTPD_PENDING_TRIES)
+		max = TFTPD_PENDING_TRIES;
+	if (++s->tries > max) {
+		session_end(s, s->pending ? "timeout (never acknowledged)" :
+		    "timeout");
 		return;
 	}
 	s->tmo_ms *= 2;
@@ -495,7 +528,7 @@ session_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	if (s->op == TFTP_WRQ)
 		wrq_ack(s);
 	else
-		session_send(s);
+		session_send(s, s->acked + 1);
 }
 
 /*
@@ -532,7 +565,9 @@ negotiate(struct session *s, const struct tftp_req *req)
 	if (req->opts.has_timeout) {
 		o.has_timeout = 1;
 		o.timeout = req->opts.timeout;
-		s->base_ms = o.timeout * 1000U;
+		/* Granted as asked; our own resends start within 5 s. */
+		s->base_ms = (o.timeout > TFTPD_RESEND_MAX ?
+		    TFTPD_RESEND_MAX : o.timeout) * 1000U;
 		n += snprintf(s->optstr + n, sizeof(s->optstr) - n,
 		    " timeout=%u", o.timeout);
 	}
@@ -633,6 +668,8 @@ session_start(struct server *srv, const struct tftp_req *req,
 	clock_gettime(CLOCK_MONOTONIC, &s->t0);
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->nsessions++;
+	s->pending = 1;
+	srv->npending++;
 	negotiate(s, req);
 	s->total = s->c.len / s->blksize + 1;
 	if (session_socket(s) == -1 || session_slots(s) == -1) {
@@ -644,7 +681,7 @@ session_start(struct server *srv, const struct tftp_req *req,
 	if (s->op == TFTP_WRQ)
 		wrq_ack(s);
 	else
-		session_send(s);
+		session_send(s, s->acked + 1);
 }
 
 /* Count transfers from the same address. */
@@ -692,7 +729,7 @@ req_error(int r, const char **msg)
 }
 
 static const char *
-files_msg(int code)
+files_msg(uint16_t code)
 {
 	switch (code) {
 	case TFTP_ENOTFOUND:
@@ -740,6 +777,11 @@ listen_packet(struct server *srv, const uint8_t *buf, size_t len,
 		    "server busy", "session limit");
 		return;
 	}
+	if (srv->npending >= (cfg->max_sessions + 1) / 2) {
+		refuse(srv, peer, plen, peerstr, vname, TFTP_EUNDEF,
+		    "server busy", "unacknowledged session limit");
+		return;
+	}
 	if (client_sessions(srv, peer) >= cfg->max_per_client) {
 		refuse(srv, peer, plen, peerstr, vname, TFTP_EUNDEF,
 		    "too many transfers", "per-client limit");
@@ -754,16 +796,24 @@ listen_packet(struct server *srv, const uint8_t *buf, size_t len,
 			    "write not allowed", "WRQ");
 			return;
 		}
-	} else if ((r = files_get(srv->files, req.filename, &c, why,
-	    sizeof(why))) != 0) {
-		refuse(srv, peer, plen, peerstr, vname, r, files_msg(r), why);
+		if (req.opts.has_tsize && req.opts.tsize > TFTPD_WRITE_MAX) {
+			refuse(srv, peer, plen, peerstr, vname, TFTP_ENOSPACE,
+			    "file too large", "WRQ tsize over 16 MiB");
+			return;
+		}
+	} else if (files_get(srv->files, req.filename, &c, &code, why,
+	    sizeof(why)) != 0) {
+		refuse(srv, peer, plen, peerstr, vname, code,
+		    files_msg(code), why);
 		return;
 	}
 	if (req.mode == TFTP_MODE_NETASCII && op == TFTP_RRQ &&
 	    content_netascii(srv->files, &c) != 0) {
+		r = c.len > TFTPD_NETASCII_MAX;
 		content_release(srv->files, &c);
 		refuse(srv, peer, plen, peerstr, vname, TFTP_EUNDEF,
-		    "server error", "out of memory");
+		    r ? "netascii limited to 1 MiB" : "server error",
+		    r ? "netascii over 1 MiB" : "out of memory");
 		return;
 	}
 	session_start(srv, &req, &c, peer, plen, peerstr, vname);

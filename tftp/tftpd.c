@@ -274,6 +274,29 @@ abs_dir(char **p, const char *what)
 	*p = r;
 }
 
+/*
+ * Refuse a --write-dir at or under --root: an upload there could be
+ * fetched back, and in mixed mode signed on request.
+ */
+static void
+write_dir_check(const struct config *c)
+{
+	char	*root;
+	size_t	 n;
+
+	if (c->write_dir == NULL)
+		return;
+	if ((root = realpath(c->root, NULL)) == NULL)
+		err(1, "--root %s", c->root);
+	n = strlen(root);
+	if (strncmp(c->write_dir, root, n) == 0 && (c->write_dir[n] == '\0' ||
+	    c->write_dir[n] == '/' || strcmp(root, "/") == 0))
+		errx(1, "--write-dir %s is inside --root %s: uploads would be "
+		    "served (and signed); use a directory outside the root",
+		    c->write_dir, root);
+	free(root);
+}
+
 static struct signer *
 signer_setup(const struct config *c)
 {
@@ -307,6 +330,7 @@ main(int argc, char *argv[])
 	    cfg.verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
 	abs_dir(&cfg.write_dir, "write-dir");
 	abs_dir(&cfg.cache_dir, "cache-dir");
+	write_dir_check(&cfg);
 	signer = signer_setup(&cfg);
 	if (files_new(&cfg, signer, &files) != 0 ||
 	    server_new(&cfg, files, &srv) != 0)

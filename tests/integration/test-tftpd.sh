@@ -3,7 +3,10 @@
 # signatures and decrypts the .enc.sgn; hostile packets (traversal,
 # absolute, symlink out, overlong, truncated, wrong opcode, bad options)
 # each get the right TFTP error or are ignored, with a log line, and the
-# server keeps serving.
+# server keeps serving.  A config that cannot be made (DOCTYPE, EC device
+# certificate, FIFO certificate) gets ERROR 0, never an empty file; name
+# aliases ("./", "//") are refused; mid-window ACKs send no duplicates;
+# unacknowledged sessions are short-lived and capped.
 . "$(dirname "$0")/lib.sh"
 need tftp atftp curl openssl python3 cmp
 TFTPD=$UCSEC_BIN/ucsec-tftpd
@@ -18,13 +21,22 @@ printf '<list/>\n' >root/Desktops/320x196x4/List.xml
 cp "$V/ringlist.xml" root/ringlist.xml
 cp "$V/SEP0011223344BB.cnf.xml" root/
 cp "$V/device.crt" dev/SEP0011223344BB.pem
+# Configs that cannot be made: a DOCTYPE, an EC device key, a FIFO cert.
+{ echo '<?xml version="1.0"?>'; echo '<!DOCTYPE x [<!ENTITY a "b">]>'
+  sed 1d "$V/SEP0011223344BB.cnf.xml"; } >root/SEP0011223344CC.cnf.xml
+cp "$V/device.crt" dev/SEP0011223344CC.pem
+cp "$V/SEP0011223344BB.cnf.xml" root/SEP0011223344DD.cnf.xml
+cp "$V/capf-lsc-SEP0011223344DD-ec.pem" dev/SEP0011223344DD.pem
+cp "$V/SEP0011223344BB.cnf.xml" root/SEP0011223344EE.cnf.xml
+mkfifo dev/SEP0011223344EE.pem
 echo "host secret" >outside/secret
 ln -s ../outside/secret root/escape
 ln -s small.bin root/inside-link
 
 # python3 helpers: hostile packets and the signed-header reader.
 cat >tool.py <<'EOF'
-import socket, struct, sys
+import os, socket, struct, sys
+HOST = os.environ.get("TFTP_HOST", "127.0.0.1")
 def hdr(buf):
     """(header length, {tag: value}, signature offset) of a signed file"""
     hlen = struct.unpack(">H", buf[8:10])[0]
@@ -44,9 +56,10 @@ def hdr(buf):
         off += 3 + n
     return hlen, tags, sigoff
 def send(port, pkt, wait=2.0):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(socket.AF_INET6 if ":" in HOST else socket.AF_INET,
+        socket.SOCK_DGRAM)
     s.settimeout(wait)
-    s.sendto(pkt, ("127.0.0.1", port))
+    s.sendto(pkt, (HOST, port))
     try:
         data, peer = s.recvfrom(70000)
     except socket.timeout:
@@ -78,8 +91,8 @@ elif cmd == "enc":        # enc FILE: wrapped key, iv hex, pad count
     print(tags[19].hex(), struct.unpack(">H", tags[20])[0])
 elif cmd == "send":       # send PORT HEXPACKET: print the answer
     print(send(int(sys.argv[2]), bytes.fromhex(sys.argv[3])))
-elif cmd == "rrq":        # rrq PORT NAME MODE [opt val]...: answer
-    p = b"\0\1" + sys.argv[3].encode() + b"\0" + sys.argv[4].encode() + b"\0"
+elif cmd in ("rrq", "wrq"):  # rrq PORT NAME MODE [opt val]...: answer
+    p = (b"\0\1" if cmd == "rrq" else b"\0\2") + sys.argv[3].encode() + b"\0" + sys.argv[4].encode() + b"\0"
     for a in sys.argv[5:]:
         p += a.encode() + b"\0"
     print(send(int(sys.argv[2]), p))
@@ -103,6 +116,12 @@ hpa() { timeout 30 tftp 127.0.0.1 "$PORT" -m binary -c get "$1" "$2"; }
 at() { timeout 30 atftp --option "blksize 1428" --option "windowsize 16" \
     -g -r "$1" -l "$2" 127.0.0.1 "$PORT" >/dev/null 2>&1; }
 cu() { timeout 60 curl -sf "$@"; }
+want() {	# want ANSWER CMD...
+	w=$1
+	shift
+	got=$("$@")
+	[ "$got" = "$w" ] || fail "$*: want \"$w\", got \"$got\""
+}
 
 # --- plain files, three clients, byte-exact
 for f in small.bin exact.bin empty.bin Desktops/320x196x4/List.xml; do
@@ -124,7 +143,12 @@ ok "plain files byte-exact via tftp-hpa, atftp (window 16), curl"
 timeout 10 tftp 127.0.0.1 "$PORT" -m ascii -c get text.txt o1 ||
     fail "netascii get"
 cmp o1 root/text.txt || fail "netascii round trip"
-ok "netascii"
+head -c 1100000 /dev/zero | tr '\0' 'x' >root/big.txt
+want "error 0" python3 tool.py rrq "$PORT" big.txt netascii
+grep -q '"big.txt" refused: error 0 (netascii limited to 1 MiB)' server.log ||
+    fail "no log line for netascii over 1 MiB"
+rm -f root/big.txt
+ok "netascii (refused over 1 MiB)"
 
 # --- block number rollover: 33.6 MB at blksize 512 is over 65536 blocks
 head -c 34000000 /dev/zero | tr '\0' 'x' >root/big.bin
@@ -182,14 +206,33 @@ python3 tool.py split e2 >/dev/null
 cmp body.bin ref-stub.bin || fail "stub body differs from the reference"
 grep -q "SEP0011223344BB.cnf.xml.enc.sgn.*encrypted.*ok" server.log ||
     fail "no transfer log line for .enc.sgn"
-want() {	# want ANSWER CMD...
-	w=$1
-	shift
-	got=$("$@")
-	[ "$got" = "$w" ] || fail "$*: want \"$w\", got \"$got\""
-}
 want "error 2" python3 tool.py rrq "$PORT" SEP0011223344BB.cnf.xml octet
 ok ".enc.sgn decrypts to the config with openssl; stub matches the reference"
+
+# --- a config that cannot be made is an ERROR 0, never an empty success
+want "error 0" python3 tool.py rrq "$PORT" SEP0011223344CC.cnf.xml.sgn octet
+want "error 0" python3 tool.py rrq "$PORT" SEP0011223344DD.cnf.xml.enc.sgn \
+    octet
+want "error 0" python3 tool.py rrq "$PORT" SEP0011223344EE.cnf.xml octet
+want "error 0" python3 tool.py rrq "$PORT" SEP0011223344EE.cnf.xml.sgn octet
+grep -q '"SEP0011223344CC.cnf.xml.sgn" refused: error 0.*DOCTYPE' server.log ||
+    fail "no log line with the reason for the DOCTYPE config"
+grep -q '"SEP0011223344DD.cnf.xml.enc.sgn" refused: error 0.*EC key' \
+    server.log || fail "no log line with the reason for the EC device"
+grep -q 'SEP0011223344EE.pem: not a regular file' server.log ||
+    fail "no log line for the FIFO device certificate"
+grep -Eq '"SEP0011223344(CC|DD|EE)[^"]*" 0 bytes' server.log &&
+    fail "an unmakeable config served as an empty file"
+ok "unmakeable config (DOCTYPE, EC cert, FIFO cert): error 0 and a reason"
+
+# --- one name per file: "." and empty components are refused
+for n in ./SEP0011223344BB.cnf.xml .//SEP0011223344BB.cnf.xml \
+    ./SEP0011223344BB.cnf.xml.sgn ./SEP0011223344BB.cnf.xml.enc.sgn \
+    Desktops//320x196x4/List.xml Desktops/./320x196x4/List.xml \
+    ./small.bin small.bin/ //small.bin; do
+	want "error 2" python3 tool.py rrq "$PORT" "$n" octet
+done
+ok "name aliases (./, //, trailing /) refused with error 2"
 
 # --- hostile requests: right error, one log line, server keeps serving
 send() { python3 tool.py send "$PORT" "$1"; }
@@ -249,6 +292,46 @@ s.sendto(b"\0\5\0\0done\0", peer)
 EOF
 ok "duplicate ACK ignored"
 
+# --- windowsize 16, an ACK per block: each block is sent once
+python3 - "$PORT" <<'EOF' || fail "mid-window ACKs resend blocks in flight"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2)
+s.sendto(b"\0\1small.bin\0octet\0blksize\x00512\0windowsize\x0016\0",
+    ("127.0.0.1", int(sys.argv[1])))
+d, peer = s.recvfrom(2000)
+assert d[:2] == b"\0\6", d
+s.sendto(b"\0\4\0\0", peer)
+n, last = 0, 0
+while last < 196:
+    d, _ = s.recvfrom(2000)
+    assert d[:2] == b"\0\3", d[:4]
+    n += 1
+    b = d[2] * 256 + d[3]
+    if b == last + 1:
+        last = b
+        s.sendto(b"\0\4" + d[2:4], peer)
+if n > 196:
+    sys.exit("%d DATA packets for 196 blocks" % n)
+EOF
+ok "mid-window ACKs: 196 DATA for 196 blocks"
+
+# --- timeout 255 is granted, but our first resend comes within 5 s
+python3 - "$PORT" <<'EOF' || fail "timeout 255 delays our resend"
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(7)
+s.sendto(b"\0\1small.bin\0octet\0timeout\x00255\0",
+    ("127.0.0.1", int(sys.argv[1])))
+d, peer = s.recvfrom(2000)
+assert d == b"\0\6timeout\x00255\0", d
+t0 = time.time()
+d, peer = s.recvfrom(2000)
+assert d[:2] == b"\0\6" and time.time() - t0 < 5.5, time.time() - t0
+s.sendto(b"\0\5\0\0done\0", peer)
+EOF
+ok "timeout option granted, our resend capped at 5 s"
+
 # --- lost ACKs: the server resends with backoff, then gives up
 python3 - "$PORT" <<'EOF' || fail "retransmission"
 import socket, sys, time
@@ -300,6 +383,7 @@ mode = nonsecure
 listen = ::1
 port = $PORT
 write-dir = $T/up
+max-sessions = 4
 EOF2
 "$TFTPD" -f --config tftpd.conf >server2.log 2>&1 &
 SRV=$!
@@ -319,9 +403,44 @@ timeout 10 tftp ::1 "$PORT" -m binary -c put root/exact.bin exact.up ||
 cmp up/exact.up root/exact.bin || fail "uploaded file differs"
 timeout 10 tftp ::1 "$PORT" -m binary -c put root/exact.bin sub/x.up 2>&1 |
     grep -qi "violation\|not allowed" || fail "WRQ into a subdirectory"
+want "error 3" env TFTP_HOST=::1 python3 tool.py wrq "$PORT" huge.up octet \
+    tsize 16777217
 ok "nonsecure from --config over IPv6; WRQ into --write-dir only"
+
+# --- unacknowledged sessions: at most half of max-sessions, short-lived
+python3 - "$PORT" <<'EOF' || fail "pending session cap"
+import socket, sys, time
+def rrq():
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.settimeout(2)
+    s.sendto(b"\0\1small.bin\0octet\0", ("::1", int(sys.argv[1])))
+    return s, s.recvfrom(2000)[0]
+a, d = rrq()
+assert d[:4] == b"\0\3\0\1", d[:4]
+b, d = rrq()
+assert d[:4] == b"\0\3\0\1", d[:4]
+c, d = rrq()
+assert d[:4] == b"\0\5\0\0", d	# third pending of max-sessions 4
+time.sleep(8.5)		# 1 + 2 + 4 s: two resends, then given up
+c, d = rrq()
+assert d[:4] == b"\0\3\0\1", d[:4]
+EOF
+grep -q "unacknowledged session limit" server2.log ||
+    fail "no log line for the pending session cap"
+grep -q '"small.bin".*timeout (never acknowledged)' server2.log ||
+    fail "pending session not ended after two resends"
+ok "pending sessions capped at half of max-sessions, two resends"
 kill -TERM $SRV
 wait $SRV || fail "nonsecure server exit status"
+
+# --- --write-dir inside --root is refused at startup
+"$TFTPD" -f --root root --listen 127.0.0.1 --port "$PORT" --mode nonsecure \
+    --write-dir root/Desktops >server4.log 2>&1 &&
+    fail "--write-dir inside --root accepted"
+grep -q "is inside --root" server4.log || fail "no reason: $(cat server4.log)"
+"$TFTPD" -f --root root --listen 127.0.0.1 --port "$PORT" --mode nonsecure \
+    --write-dir root >server4.log 2>&1 && fail "--write-dir = --root accepted"
+ok "--write-dir at or under --root refused"
 
 # --- --user: bind and open the key as root, then serve as nobody
 if [ "$(id -u)" -eq 0 ]; then
