@@ -359,25 +359,23 @@ struct written {
 	size_t		 len;
 };
 
-/* file_write_atomic check: the temp file reads back, parses, verifies. */
+/*
+ * file_write_atomic check: the bytes on disk (which it has compared with
+ * these) parse and verify as a trust list.
+ */
 static int
 check_written(const char *tmp, void *arg)
 {
 	struct written	*w = arg;
 	struct sgn_file	*f = NULL;
-	uint8_t		*buf = NULL;
-	size_t		 len;
 	int		 r;
 
-	if ((r = file_read(tmp, TLV_FILE_MAX, &buf, &len)) == 0 &&
-	    (len != w->len || memcmp(buf, w->data, len) != 0))
-		r = uc_fail(UC_ERR_IO, "%s: reads back different bytes", tmp);
-	if (r == 0 && (r = sgn_parse(buf, len, SGN_KIND_TLV, &f)) == 0)
+	(void)tmp;
+	if ((r = sgn_parse(w->data, w->len, SGN_KIND_TLV, &f)) == 0)
 		r = tlv_verify(f, NULL);
 	if (r != 0)
 		uc_prefix("re-verification of the written file failed");
 	sgn_free(f);
-	free(buf);
 	return r;
 }
 

@@ -137,6 +137,23 @@ sync_dir(const char *path)
 	}
 }
 
+/* The temp file must read back as exactly the bytes written. */
+static int
+read_back(const char *tmp, const void *data, size_t len)
+{
+	uint8_t	*buf = NULL;
+	size_t	 rlen;
+	int	 r;
+
+	if ((r = file_read(tmp, len + 1, &buf, &rlen)) != 0)
+		return r;
+	if (rlen != len || (len > 0 && memcmp(buf, data, len) != 0))
+		r = uc_fail(UC_ERR_IO, "%s: reads back different bytes than "
+		    "were written", tmp);
+	OPENSSL_clear_free(buf, rlen + 1);
+	return r;
+}
+
 /*
  * Write len bytes to path atomically with the given mode.  If check is
  * set it runs on the complete temp file before the rename; a non-zero
@@ -165,7 +182,8 @@ file_write_atomic(const char *path, const void *data, size_t len,
 		goto fail;
 	}
 	fd = -1;
-	if (check != NULL && (r = check(tmp, arg)) != 0)
+	if ((r = read_back(tmp, data, len)) != 0 ||
+	    (check != NULL && (r = check(tmp, arg)) != 0))
 		goto fail;
 	if (rename(tmp, path) == -1) {
 		r = uc_fail(UC_ERR_IO, "%s: rename: %s", path, strerror(errno));

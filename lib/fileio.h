@@ -1,7 +1,7 @@
 /*
  * Whole-file reads with a size cap, and atomic writes: temp file in the
- * target directory, fsync, optional check of the written file, rename,
- * directory fsync.  A failure leaves the old file untouched and removes
+ * target directory, fsync, read back and compare, optional check of the
+ * written file, rename, directory fsync.  A failure leaves the old file untouched and removes
  * the temp file.
  */
 #ifndef UCSEC_FILEIO_H

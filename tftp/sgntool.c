@@ -258,22 +258,15 @@ check_written(const char *tmp, void *arg)
 {
 	struct wcheck	*w = arg;
 	struct sgn_file	*f = NULL;
-	uint8_t		*buf = NULL;
-	size_t		 len;
-	int		 r;
+	int		 r = 0;
 
-	if ((r = file_read(tmp, w->len + 1, &buf, &len)) != 0)
-		return r;
-	if (len != w->len || (len > 0 && memcmp(buf, w->data, len) != 0))
-		r = uc_fail(UC_ERR_IO, "%s: read back differs from what was "
-		    "written", tmp);
-	else if (w->signer != NULL &&
-	    ((r = sgn_parse(buf, len, SGN_KIND_AUTO, &f)) != 0 ||
+	/* file_write_atomic has compared the disk bytes with these. */
+	(void)tmp;
+	if (w->signer != NULL &&
+	    ((r = sgn_parse(w->data, w->len, SGN_KIND_AUTO, &f)) != 0 ||
 	    (r = sgn_verify(f, w->signer)) != 0))
 		uc_prefix("re-verifying the written file");
 	sgn_free(f);
-	if (buf != NULL)
-		OPENSSL_clear_free(buf, len);
 	return r;
 }
 
