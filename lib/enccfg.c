@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libxml/SAX2.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlsave.h>
@@ -385,29 +386,58 @@ stub_doctype(void *ctx, const xmlChar *name, const xmlChar *eid,
 }
 
 /*
+ * SAX hook when blanks are kept: an element written <x></x> gets an empty
+ * text child so it is serialised the same way, not as <x/>.  At this
+ * call the input is just past the element's closing '>'; only "/>" ends
+ * an empty-element tag.
+ */
+static void
+keep_end_tag(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri)
+{
+	xmlParserCtxtPtr	 ctxt = ctx;
+	xmlParserInputPtr	 in = ctxt->input;
+	xmlNodePtr		 n = ctxt->node, t;
+
+	if (n != NULL && n->children == NULL && in != NULL &&
+	    in->cur - in->base >= 2 && !(in->cur[-2] == '/' &&
+	    in->cur[-1] == '>') && (t = xmlNewDocText(ctxt->myDoc,
+	    (const xmlChar *)"")) != NULL && xmlAddChild(n, t) == NULL)
+		xmlFreeNode(t);
+	xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+}
+
+/*
  * Parse cfg as XML: no network, no DTD loading, no entity substitution,
- * blank text dropped and CDATA merged as the reference's parser does
- * (lxml remove_blank_text).  A DOCTYPE is refused.  An undeclared
- * namespace prefix (CUCM's xsi:type) is only a namespace warning in
- * libxml2 and is tolerated.  Caller frees *doc with xmlFreeDoc.
+ * CDATA merged.  A DOCTYPE is refused.  An undeclared namespace prefix
+ * (CUCM's xsi:type) is only a namespace warning in libxml2 and is
+ * tolerated.  Blank text is dropped as the reference's parser does (lxml
+ * remove_blank_text) unless keep_blanks is set (credential stripping
+ * keeps the original layout).  Caller frees *doc with xmlFreeDoc.
  */
 static int
-stub_parse(const uint8_t *cfg, size_t len, xmlDocPtr *doc)
+cfg_parse(const uint8_t *cfg, size_t len, int keep_blanks, xmlDocPtr *doc)
 {
 	xmlParserCtxtPtr	 ctxt;
 	const xmlError		*xe;
 	char			 msg[256], vis[256];
-	int			 doctype = 0;
+	int			 doctype = 0, opts;
 
 	*doc = NULL;
+	if (len == 0 || len > ENCCFG_MAX)
+		return uc_fail(UC_ERR_FORMAT, "config of %zu bytes: want 1 to "
+		    "%d bytes", len, ENCCFG_MAX);
+	opts = XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_NOERROR |
+	    XML_PARSE_NOWARNING | (keep_blanks ? 0 : XML_PARSE_NOBLANKS);
 	xmlInitParser();
 	if ((ctxt = xmlNewParserCtxt()) == NULL)
 		return uc_fail(UC_ERR_ALLOC, "xmlNewParserCtxt");
 	ctxt->sax->internalSubset = stub_doctype;
+	if (keep_blanks)
+		ctxt->sax->endElementNs = keep_end_tag;
 	ctxt->_private = &doctype;
 	*doc = xmlCtxtReadMemory(ctxt, (const char *)cfg, (int)len, NULL, NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOBLANKS | XML_PARSE_NOCDATA |
-	    XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	    opts);
 	if (doctype || *doc == NULL) {
 		xe = xmlCtxtGetLastError(ctxt);
 		if (doctype)
@@ -489,18 +519,22 @@ out:
 
 /*
  * Serialise like the reference (lxml tostring, pretty_print, default
- * ASCII encoding): declaration line, two-space indentation, characters
- * outside ASCII as character references, trailing LF.
+ * ASCII encoding): declaration line, two-space indentation (only where
+ * the tree has no text between elements), characters outside ASCII as
+ * character references, each top-level node (the root element, comments
+ * and processing instructions around it) followed by LF.  The work
+ * buffer is wiped before it is freed.
  */
 static int
-stub_serialise(xmlDocPtr doc, uint8_t **out, size_t *outlen)
+cfg_serialise(xmlDocPtr doc, uint8_t **out, size_t *outlen)
 {
 	static const char	 decl[] =
 	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 	xmlBufferPtr		 xb;
 	xmlSaveCtxtPtr		 sc = NULL;
+	xmlNodePtr		 n;
 	uint8_t			*buf;
-	size_t			 n, dl = sizeof(decl) - 1;
+	size_t			 len, dl = sizeof(decl) - 1;
 	int			 r = UC_ERR_ALLOC;
 
 	*out = NULL;
@@ -508,27 +542,35 @@ stub_serialise(xmlDocPtr doc, uint8_t **out, size_t *outlen)
 	    (sc = xmlSaveToBuffer(xb, "ASCII", XML_SAVE_FORMAT |
 	    XML_SAVE_NO_DECL)) == NULL)
 		goto out;
-	if (xmlSaveTree(sc, xmlDocGetRootElement(doc)) < 0 ||
-	    xmlSaveClose(sc) < 0) {
+	for (n = doc->children; n != NULL; n = n->next) {
+		if (n->type == XML_DTD_NODE)
+			continue;
+		if (xmlSaveTree(sc, n) < 0 || xmlSaveFlush(sc) < 0 ||
+		    xmlBufferAdd(xb, (const xmlChar *)"\n", 1) != 0)
+			goto out;
+	}
+	if (xmlSaveClose(sc) < 0) {
 		sc = NULL;
 		goto out;
 	}
 	sc = NULL;
-	n = (size_t)xmlBufferLength(xb);
-	if ((buf = malloc(dl + n + 1)) == NULL)
+	len = (size_t)xmlBufferLength(xb);
+	if ((buf = malloc(dl + len)) == NULL)
 		goto out;
 	memcpy(buf, decl, dl);
-	memcpy(buf + dl, xmlBufferContent(xb), n);
-	buf[dl + n] = '\n';
+	memcpy(buf + dl, xmlBufferContent(xb), len);
 	*out = buf;
-	*outlen = dl + n + 1;
+	*outlen = dl + len;
 	r = 0;
 out:
 	if (sc != NULL)
 		xmlSaveClose(sc);
+	if (xb != NULL && xmlBufferLength(xb) > 0)
+		OPENSSL_cleanse((void *)xmlBufferContent(xb),
+		    (size_t)xmlBufferLength(xb));
 	xmlBufferFree(xb);
 	if (r != 0)
-		uc_seterr("serialising the config stub failed");
+		uc_seterr("serialising the config failed");
 	return r;
 }
 
@@ -563,7 +605,7 @@ enccfg_stub(const uint8_t *cfg, size_t len, X509 *dev, uint8_t **xml,
 	if ((r = cert_fingerprint(dev, EVP_md5(), md5, &md5len)) != 0)
 		return r;
 	hex_encode(md5, md5len, hex);
-	if ((r = stub_parse(cfg, len, &doc)) != 0)
+	if ((r = cfg_parse(cfg, len, 0, &doc)) != 0)
 		goto out;
 	root = xmlDocGetRootElement(doc);
 	if (root == NULL || root->ns != NULL ||
@@ -574,10 +616,123 @@ enccfg_stub(const uint8_t *cfg, size_t len, X509 *dev, uint8_t **xml,
 		goto out;
 	}
 	if ((r = stub_tree(root, hex, &stub)) != 0 ||
-	    (r = stub_serialise(stub, xml, xmllen)) != 0)
+	    (r = cfg_serialise(stub, xml, xmllen)) != 0)
 		goto out;
 out:
 	xmlFreeDoc(stub);
+	xmlFreeDoc(doc);
+	return r;
+}
+
+/* Is n an element whose text is a credential (any namespace)? */
+static int
+cred_element(xmlNodePtr n)
+{
+	static const char *const cred[] = { "authPassword", "sshPassword" };
+	size_t	 i;
+
+	if (n->type != XML_ELEMENT_NODE)
+		return 0;
+	for (i = 0; i < sizeof(cred) / sizeof(cred[0]); i++)
+		if (xmlStrcmp(n->name, (const xmlChar *)cred[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Zero the text under n (its children and attribute values) before it is
+ * freed.  Strings the parser interned in the document dictionary are
+ * shared and left alone (libxml2 interns only very short text).
+ */
+static void
+node_wipe(xmlDocPtr doc, xmlNodePtr n)
+{
+	xmlAttrPtr	 a;
+	xmlNodePtr	 c;
+
+	if (n->type != XML_ELEMENT_NODE && n->content != NULL &&
+	    (doc->dict == NULL || !xmlDictOwns(doc->dict, n->content)))
+		OPENSSL_cleanse(n->content, (size_t)xmlStrlen(n->content));
+	if (n->type == XML_ELEMENT_NODE)
+		for (a = n->properties; a != NULL; a = a->next)
+			for (c = a->children; c != NULL; c = c->next)
+				node_wipe(doc, c);
+	if (n->type == XML_ELEMENT_NODE || n->type == XML_ATTRIBUTE_NODE)
+		for (c = n->children; c != NULL; c = c->next)
+			node_wipe(doc, c);
+}
+
+/* Unlink, wipe and free n; returns how many credential elements went. */
+static size_t
+cred_remove(xmlDocPtr doc, xmlNodePtr n)
+{
+	xmlNodePtr	 prev = n->prev;
+
+	if (prev != NULL && prev->type == XML_TEXT_NODE &&
+	    xmlIsBlankNode(prev)) {
+		xmlUnlinkNode(prev);
+		xmlFreeNode(prev);
+	}
+	node_wipe(doc, n);
+	xmlUnlinkNode(n);
+	xmlFreeNode(n);
+	return 1;
+}
+
+/* Remove every credential element below parent (depth bounded by libxml2). */
+static size_t
+cred_strip_tree(xmlDocPtr doc, xmlNodePtr parent)
+{
+	xmlNodePtr	 n, next;
+	size_t		 k = 0;
+
+	for (n = parent->children; n != NULL; n = next) {
+		next = n->next;
+		if (cred_element(n))
+			k += cred_remove(doc, n);
+		else if (n->type == XML_ELEMENT_NODE)
+			k += cred_strip_tree(doc, n);
+	}
+	return k;
+}
+
+/*
+ * Remove the credentials from the per-device config cfg (len bytes, 1 to
+ * ENCCFG_MAX): every element named authPassword (SIP digest password of
+ * a <line>) or sshPassword, at any depth, with the whitespace text right
+ * before it so no blank line is left; authName and everything else are
+ * kept.  Parsed as enccfg_stub() does (DOCTYPE refused, no network, no
+ * entities) but keeping blank text, and serialised with the same
+ * settings, so a config already in the reference layout comes back byte
+ * for byte apart from the removed lines.  The removed text is wiped in
+ * the tree before it is freed; cfg itself is the caller's to wipe.
+ * Returns 0 with *out (caller frees) holding *outlen bytes, or UC_ERR_*
+ * (UC_ERR_FORMAT for malformed XML or a DOCTYPE: never serve the config
+ * unstripped then).
+ */
+int
+enccfg_strip_credentials(const uint8_t *cfg, size_t len, uint8_t **out,
+    size_t *outlen)
+{
+	xmlDocPtr	 doc = NULL;
+	xmlNodePtr	 root;
+	int		 r;
+
+	*out = NULL;
+	if ((r = cfg_parse(cfg, len, 1, &doc)) != 0)
+		goto out;
+	if ((root = xmlDocGetRootElement(doc)) == NULL) {
+		r = uc_fail(UC_ERR_FORMAT, "config has no root element");
+		goto out;
+	}
+	if (cred_element(root)) {
+		r = uc_fail(UC_ERR_FORMAT, "config root element is a "
+		    "credential");
+		goto out;
+	}
+	(void)cred_strip_tree(doc, root);
+	r = cfg_serialise(doc, out, outlen);
+out:
 	xmlFreeDoc(doc);
 	return r;
 }

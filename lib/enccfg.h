@@ -21,6 +21,8 @@
 int	 enccfg_encrypt(const uint8_t *, size_t, X509 *, struct signer *,
 	    enum signer_md, const char *, uint32_t, uint8_t **, size_t *);
 int	 enccfg_stub(const uint8_t *, size_t, X509 *, uint8_t **, size_t *);
+int	 enccfg_strip_credentials(const uint8_t *, size_t, uint8_t **,
+	    size_t *);
 int	 enccfg_decrypt(const struct sgn_file *, EVP_PKEY *, uint8_t **,
 	    size_t *);
 

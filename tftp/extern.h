@@ -54,6 +54,7 @@ struct config {
 	long long	 cache_bytes;
 	int		 foreground;
 	int		 verbose;
+	int		 strip_credentials; /* SEP<MAC>.cnf.xml without passwords */
 	char		*config;	/* --config file */
 };
 

@@ -499,25 +499,87 @@ out:
 	return r;
 }
 
-/* Build the served bytes of kind from src (and the device cert x). */
+/* "SEP" + 12 hex digits + suffix, at the top of the root. */
+static int
+device_name(const char *rel, const char *suffix, char *mac)
+{
+	size_t	 i;
+
+	if (strlen(rel) < 3 + MAC_LEN || strncmp(rel, "SEP", 3) != 0 || strcmp(rel + 3 + MAC_LEN, suffix)
+	    != 0)
+		return 0;
+	for (i = 0; i < MAC_LEN; i++)
+		if (!isxdigit((unsigned char)rel[3 + i]))
+			return 0;
+	memcpy(mac, rel + 3, MAC_LEN);
+	mac[MAC_LEN] = '\0';
+	return 1;
+}
+
+/*
+ * --strip-credentials: 1 when key, served as kind, is made from a
+ * per-device SEP<MAC>.cnf.xml whose passwords must be removed first
+ * (plain, .sgn and .enc.sgn; the stub of an encrypted config has none).
+ */
+static int
+strips(const struct files *f, const char *key, enum content_kind kind)
+{
+	char	 mac[MAC_LEN + 1];
+
+	if (!f->cfg->strip_credentials)
+		return 0;
+	switch (kind) {
+	case CONTENT_PLAIN:
+		return device_name(key, ".cnf.xml", mac);
+	case CONTENT_SIGNED:
+		return device_name(key, ".cnf.xml.sgn", mac);
+	case CONTENT_ENCRYPTED:
+		return device_name(key, ".cnf.xml.enc.sgn", mac);
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Build the served bytes of kind from src (and the device cert x); with
+ * --strip-credentials a device config loses its passwords first, and one
+ * that does not parse is refused, never served as it is.
+ */
 static int
 make_bytes(struct files *f, const char *key, enum content_kind kind,
     const struct stat *st, const uint8_t *src, size_t len, X509 *x,
     uint8_t **out, size_t *outlen)
 {
-	uint8_t		*xml = NULL;
-	size_t		 xmllen;
+	uint8_t		*xml = NULL, *clean = NULL;
+	size_t		 xmllen, cleanlen = 0;
 	uint32_t	 ts = (uint32_t)st->st_mtim.tv_sec;
 	int		 r;
 
-	if (kind == CONTENT_SIGNED)
+	if (strips(f, key, kind)) {
+		if ((r = enccfg_strip_credentials(src, len, &clean,
+		    &cleanlen)) != 0)
+			goto out;
+		src = clean;
+		len = cleanlen;
+	}
+	if (kind == CONTENT_PLAIN && clean != NULL) {
+		*out = clean;
+		*outlen = cleanlen;
+		clean = NULL;
+		r = 0;
+	} else if (kind == CONTENT_PLAIN)
+		r = uc_fail(UC_ERR_INTERNAL, "plain file %s is not made", key);
+	else if (kind == CONTENT_SIGNED)
 		r = make_sgn(f, key, ts, src, len, out, outlen);
 	else if (kind == CONTENT_ENCRYPTED)
 		r = enccfg_encrypt(src, len, x, f->signer, f->md, key, ts,
 		    out, outlen);
 	else if ((r = enccfg_stub(src, len, x, &xml, &xmllen)) == 0)
 		r = make_sgn(f, key, ts, xml, xmllen, out, outlen);
+out:
 	free(xml);
+	if (clean != NULL)
+		OPENSSL_clear_free(clean, cleanlen);
 	return r;
 }
 
@@ -586,23 +648,6 @@ out:
 	return r;
 }
 
-/* "SEP" + 12 hex digits + suffix, at the top of the root. */
-static int
-device_name(const char *rel, const char *suffix, char *mac)
-{
-	size_t	 i;
-
-	if (strncmp(rel, "SEP", 3) != 0 || strcmp(rel + 3 + MAC_LEN, suffix)
-	    != 0)
-		return 0;
-	for (i = 0; i < MAC_LEN; i++)
-		if (!isxdigit((unsigned char)rel[3 + i]))
-			return 0;
-	memcpy(mac, rel + 3, MAC_LEN);
-	mac[MAC_LEN] = '\0';
-	return 1;
-}
-
 /*
  * Open the device certificate SEP<mac>.pem (or .crt) without blocking on
  * a FIFO and without following a symlink.  Returns the descriptor, -2
@@ -657,7 +702,7 @@ try_device(struct files *f, const char *rel, struct content *c,
 	enum content_kind	 kind;
 	int			 certfd, srcfd;
 
-	if (strlen(rel) < 3 + MAC_LEN || f->devfd == -1)
+	if (f->devfd == -1)
 		return 1;
 	if (device_name(rel, ".cnf.xml.enc.sgn", mac))
 		kind = CONTENT_ENCRYPTED;
@@ -687,6 +732,30 @@ try_device(struct files *f, const char *rel, struct content *c,
 }
 
 /*
+ * Serve the file rel as it is on disk (takes fd).  With
+ * --strip-credentials a SEP<MAC>.cnf.xml is served stripped, and a
+ * .sgn or .enc.sgn of one made elsewhere is refused: its body cannot be
+ * stripped without breaking its signature.
+ */
+static int
+serve_disk(struct files *f, const char *rel, int fd, struct content *c,
+    uint16_t *code, char *why, size_t whysz)
+{
+	if (strips(f, rel, CONTENT_PLAIN))
+		return serve_made(f, rel, CONTENT_PLAIN, fd, -1, c, code, why,
+		    whysz);
+	if (strips(f, rel, CONTENT_SIGNED) ||
+	    strips(f, rel, CONTENT_ENCRYPTED)) {
+		close(fd);
+		snprintf(why, whysz, "signed config on disk cannot have its "
+		    "credentials stripped (--strip-credentials)");
+		*code = TFTP_EACCESS;
+		return -1;
+	}
+	return serve_plain(f, rel, fd, c, code, why, whysz);
+}
+
+/*
  * Find what to serve for a requested name: the file itself, or in mixed
  * mode a .sgn made from NAME, an .enc.sgn or its stub.  Returns 0 and
  * fills *c (release with content_release; an empty file has len 0), or
@@ -710,7 +779,7 @@ files_get(struct files *f, const char *name, struct content *c,
 	    (r = try_device(f, rel, c, code, why, whysz)) != 1)
 		return r;
 	if ((fd = open_beneath(f->rootfd, f->rootreal, rel)) != -1)
-		return serve_plain(f, rel, fd, c, code, why, whysz);
+		return serve_disk(f, rel, fd, c, code, why, whysz);
 	n = strlen(rel);
 	if (errno != ENOENT || !f->mixed || n <= 4 ||
 	    strcmp(rel + n - 4, ".sgn") != 0)

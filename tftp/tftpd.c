@@ -28,6 +28,7 @@ enum {
 	OPT_SIGN_CERT, OPT_DEVICE_CERTS, OPT_USER, OPT_DIGEST, OPT_MAX_SESS,
 	OPT_MAX_CLIENT, OPT_BLKSIZE_MAX, OPT_WINDOW_MAX, OPT_RETRIES,
 	OPT_CACHE_BYTES, OPT_CACHE_DIR, OPT_WRITE_DIR, OPT_CONFIG,
+	OPT_STRIP_CRED,
 };
 
 static const struct option longopts[] = {
@@ -49,6 +50,7 @@ static const struct option longopts[] = {
 	{ "cache-dir", required_argument, NULL, OPT_CACHE_DIR },
 	{ "write-dir", required_argument, NULL, OPT_WRITE_DIR },
 	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "strip-credentials", no_argument, NULL, OPT_STRIP_CRED },
 	{ "foreground", no_argument, NULL, 'f' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -69,8 +71,23 @@ usage(void)
 	    "[--digest sha1|sha512]\n\t[--max-sessions n] [--max-per-client n] "
 	    "[--blksize-max n] [--window-max n]\n\t[--retries n] "
 	    "[--cache-bytes n] [--cache-dir dir] [--write-dir dir]\n\t"
-	    "[--config file]\n");
+	    "[--strip-credentials] [--config file]\n");
 	exit(1);
+}
+
+/* Setter for a "yes" or "no" config value, stored as 1 or 0. */
+static int
+set_yesno(void *arg, const char *value)
+{
+	int	*dst = arg;
+
+	if (strcmp(value, "yes") == 0)
+		*dst = 1;
+	else if (strcmp(value, "no") == 0)
+		*dst = 0;
+	else
+		return uc_fail(UC_ERR_ARG, "\"%s\": want yes or no", value);
+	return 0;
 }
 
 /* Config file keys, section [tftpd] or none; same names as the options. */
@@ -95,6 +112,7 @@ conf_keys(struct config *c, struct conf_key *k)
 		{ "", "cache-mb", conf_set_int, &c->cache_mb },
 		{ "", "cache-dir", conf_set_string, &c->cache_dir },
 		{ "", "write-dir", conf_set_string, &c->write_dir },
+		{ "", "strip-credentials", set_yesno, &c->strip_credentials },
 		{ NULL, NULL, NULL, NULL },
 	};
 
@@ -150,6 +168,7 @@ opt_apply(struct config *c, int ch, const char *v)
 	case OPT_CACHE_DIR: set_str(&c->cache_dir, v); break;
 	case OPT_WRITE_DIR: set_str(&c->write_dir, v); break;
 	case OPT_CONFIG: set_str(&c->config, v); break;
+	case OPT_STRIP_CRED: c->strip_credentials = 1; break;
 	case 'f': c->foreground = 1; break;
 	case 'v': c->verbose = 1; break;
 	default: usage();
@@ -224,7 +243,10 @@ reload(void *arg)
 	else if (n.blksize_max >= TFTP_SEGSIZE && n.blksize_max <=
 	    TFTP_BLKSIZE_MAX && n.window_max >= 1 && n.window_max <=
 	    TFTP_WINDOW_MAX && n.max_sessions >= 1 && n.max_per_client >= 1) {
-		/* XXX root, listen, keys and mode need a restart. */
+		/*
+		 * XXX root, listen, keys, mode and strip-credentials need a
+		 * restart.
+		 */
 		c->max_sessions = n.max_sessions;
 		c->max_per_client = n.max_per_client;
 		c->blksize_max = n.blksize_max;
@@ -341,8 +363,9 @@ main(int argc, char *argv[])
 		err(1, "daemon");
 	rc.cfg = &cfg;
 	server_on_reload(srv, reload, &rc);
-	log_info("serving %s on %s port %d, mode %s", cfg.root, cfg.listen,
-	    cfg.port, signer != NULL ? "mixed" : "nonsecure");
+	log_info("serving %s on %s port %d, mode %s%s", cfg.root, cfg.listen,
+	    cfg.port, signer != NULL ? "mixed" : "nonsecure",
+	    cfg.strip_credentials ? ", credentials stripped from configs" : "");
 	r = server_run(srv);
 	server_free(srv);
 	files_free(files);

@@ -6,7 +6,10 @@
 # server keeps serving.  A config that cannot be made (DOCTYPE, EC device
 # certificate, FIFO certificate) gets ERROR 0, never an empty file; name
 # aliases ("./", "//") are refused; mid-window ACKs send no duplicates;
-# unacknowledged sessions are short-lived and capped.
+# unacknowledged sessions are short-lived and capped.  With
+# --strip-credentials the plain, .sgn and .enc.sgn configs lose exactly
+# their authPassword and sshPassword lines, still verify, and a config
+# that does not parse is refused, never served as it is.
 . "$(dirname "$0")/lib.sh"
 need tftp atftp curl openssl python3 cmp
 TFTPD=$UCSEC_BIN/ucsec-tftpd
@@ -20,6 +23,8 @@ printf 'line1\nline2\r\nend\n' >root/text.txt
 printf '<list/>\n' >root/Desktops/320x196x4/List.xml
 cp "$V/ringlist.xml" root/ringlist.xml
 cp "$V/SEP0011223344BB.cnf.xml" root/
+# A device without a certificate: its config is served plain and as .sgn.
+cp "$V/SEP0011223344BB.cnf.xml" root/SEP0011223344AA.cnf.xml
 cp "$V/device.crt" dev/SEP0011223344BB.pem
 # Configs that cannot be made: a DOCTYPE, an EC device key, a FIFO cert.
 { echo '<?xml version="1.0"?>'; echo '<!DOCTYPE x [<!ENTITY a "b">]>'
@@ -180,6 +185,10 @@ sleep 1.1
 printf '<changed/>\n' >>root/ringlist.xml
 hpa ringlist.xml.sgn s4 || fail "get changed ringlist.xml.sgn"
 check_sgn s4 ringlist.xml.sgn root/ringlist.xml
+hpa SEP0011223344AA.cnf.xml.sgn s7 || fail "get SEP...AA.cnf.xml.sgn"
+check_sgn s7 SEP0011223344AA.cnf.xml.sgn root/SEP0011223344AA.cnf.xml
+grep -q "s3cret-digest-password" body.bin ||
+    fail "config .sgn without --strip-credentials has no password"
 ok ".sgn made, verified with openssl, cached, re-made on change"
 
 # --- encrypted config and its stub (signed-files.md 4)
@@ -432,6 +441,82 @@ grep -q '"small.bin".*timeout (never acknowledged)' server2.log ||
 ok "pending sessions capped at half of max-sessions, two resends"
 kill -TERM $SRV
 wait $SRV || fail "nonsecure server exit status"
+
+# --- --strip-credentials: configs served without the passwords
+grep -v Password root/SEP0011223344AA.cnf.xml >stripped.xml
+{ echo '<?xml version="1.0"?>'; echo '<!DOCTYPE x [<!ENTITY a "b">]>'
+  sed 1d "$V/SEP0011223344BB.cnf.xml"; } >root/SEP0011223344FF.cnf.xml
+printf 'ssh-secret is not XML\n' >root/SEP001122334400.cnf.xml
+cp s7 root/SEP00112233440A.cnf.xml.sgn	# signed elsewhere, password inside
+"$TFTPD" -f --root root --listen 127.0.0.1 --port "$PORT" --mode mixed \
+    --sign-key "$V/tftp.pem" --sign-cert "$V/tftp.crt" --device-certs dev \
+    --strip-credentials --retries 2 >server5.log 2>&1 &
+SRV=$!
+i=0
+until grep -q "serving" server5.log; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "strip server did not start: $(cat server5.log)"
+	sleep 0.1
+done
+grep -q "credentials stripped" server5.log || fail "no strip in start line"
+hpa SEP0011223344AA.cnf.xml.sgn x1 || fail "strip: get .sgn"
+check_sgn x1 SEP0011223344AA.cnf.xml.sgn stripped.xml
+for pw in s3cret-digest-password ssh-secret authPassword sshPassword; do
+	grep -q "$pw" x1 && fail "strip: .sgn still holds $pw"
+done
+grep -q "<authName>1001</authName>" body.bin || fail "strip: authName gone"
+hpa SEP0011223344AA.cnf.xml x2 || fail "strip: get plain config"
+cmp x2 stripped.xml || fail "strip: plain config is not the stripped one"
+hpa SEP0011223344BB.cnf.xml.enc.sgn x3 || fail "strip: get .enc.sgn"
+set -- $(python3 tool.py enc x3)
+openssl pkeyutl -decrypt -inkey "$V/device.key" -in wrapped.bin \
+    -out key.bin || fail "strip: unwrap AES key"
+key=$(od -An -tx1 key.bin | tr -d ' \n')
+openssl enc -d -aes-128-cbc -K "$key" -iv "$1" -nopad -in ct.bin \
+    -out pt.bin || fail "strip: AES decrypt"
+head -c "$(($(wc -c <pt.bin) - $2))" pt.bin >pt2.bin
+cmp pt2.bin stripped.xml || fail "strip: decrypted config is not stripped"
+python3 tool.py split x3 >/dev/null
+openssl dgst -sha1 -verify tftp.pub -signature sig.bin signed.bin \
+    >/dev/null || fail "strip: .enc.sgn signature"
+hpa SEP0011223344BB.cnf.xml.sgn x4 || fail "strip: get stub"
+check_sgn x4 SEP0011223344BB.cnf.xml.sgn ""
+cmp body.bin ref-stub.bin || fail "strip: stub changed"
+for n in SEP0011223344FF.cnf.xml SEP0011223344FF.cnf.xml.sgn \
+    SEP001122334400.cnf.xml; do
+	want "error 0" python3 tool.py rrq "$PORT" "$n" octet
+	[ "$(grep -c "\"$n\" refused: error 0" server5.log)" -eq 1 ] ||
+	    fail "strip: want one log line for $n"
+done
+grep -q '"SEP0011223344FF.cnf.xml" refused: error 0.*DOCTYPE' server5.log ||
+    fail "strip: no DOCTYPE reason in the log"
+grep -Eq '"SEP0011223344(FF|00)[^"]*" [0-9]+ bytes' server5.log &&
+    fail "strip: an unparseable config was served"
+want "error 2" python3 tool.py rrq "$PORT" SEP00112233440A.cnf.xml.sgn octet
+grep -q '"SEP00112233440A.cnf.xml.sgn" refused: error 2.*cannot have its' \
+    server5.log || fail "strip: pre-signed config on disk not refused"
+hpa small.bin o1 && cmp o1 root/small.bin || fail "strip: other files"
+kill -TERM $SRV
+wait $SRV || fail "strip server exit status"
+printf 'root = %s\nmode = nonsecure\nlisten = 127.0.0.1\nport = %s\n%s\n' \
+    "$T/root" "$PORT" "strip-credentials = yes" >strip.conf
+"$TFTPD" -f --config strip.conf >server6.log 2>&1 &
+SRV=$!
+i=0
+until grep -q "serving" server6.log; do
+	i=$((i + 1))
+	[ $i -lt 50 ] || fail "strip-credentials = yes: $(cat server6.log)"
+	sleep 0.1
+done
+hpa SEP0011223344AA.cnf.xml x5 || fail "strip (config file): get plain"
+cmp x5 stripped.xml || fail "strip (config file): plain not stripped"
+kill -TERM $SRV
+wait $SRV || fail "strip-credentials = yes server exit status"
+sed -i 's/= yes/= maybe/' strip.conf
+"$TFTPD" -f --config strip.conf >server6.log 2>&1 &&
+    fail "strip-credentials = maybe accepted"
+grep -q "want yes or no" server6.log || fail "no reason: $(cat server6.log)"
+ok "--strip-credentials: plain, .sgn, .enc.sgn without passwords, verified"
 
 # --- --write-dir inside --root is refused at startup
 "$TFTPD" -f --root root --listen 127.0.0.1 --port "$PORT" --mode nonsecure \

@@ -2,10 +2,12 @@
  * Suite "enccfg": encrypted configs (lib/enccfg.c, signed-files.md 4).
  * The vector .enc.sgn decrypts to the vector config, encrypt/decrypt
  * round-trips at block edges, the stub matches the reference byte for
- * byte, and hostile inputs are refused.
+ * byte, credential stripping drops only the password lines, and
+ * hostile inputs are refused.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -401,6 +403,152 @@ out:
 	sgn_free(f);
 }
 
+/* enccfg_strip_credentials of a C string, NUL-terminated, or NULL. */
+static char *
+strip_of(const char *cfg, size_t len, int *rc)
+{
+	uint8_t	*out = NULL;
+	size_t	 outlen = 0;
+	char	*s = NULL;
+
+	*rc = enccfg_strip_credentials((const uint8_t *)cfg, len, &out,
+	    &outlen);
+	if (*rc == 0 && (s = malloc(outlen + 1)) != NULL) {
+		memcpy(s, out, outlen);
+		s[outlen] = '\0';
+	}
+	free(out);
+	return s;
+}
+
+/* cfg with every line holding "Password" dropped. */
+static char *
+without_password_lines(const char *cfg)
+{
+	const char	*p, *nl;
+	char		*o;
+	size_t		 n = 0;
+
+	if ((o = malloc(strlen(cfg) + 1)) == NULL)
+		return NULL;
+	for (p = cfg; *p != '\0'; p = nl) {
+		nl = strchr(p, '\n');
+		nl = nl == NULL ? p + strlen(p) : nl + 1;
+		if (memmem(p, (size_t)(nl - p), "Password", 8) != NULL)
+			continue;
+		memcpy(o + n, p, (size_t)(nl - p));
+		n += (size_t)(nl - p);
+	}
+	o[n] = '\0';
+	return o;
+}
+
+static void
+test_strip_removes_passwords(void)
+{
+	static const char cfg[] =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<!-- per-device config -->\n"
+	    "<device xsi:type=\"axl:XIPPhone\" ctiid=\"7\">\n"
+	    "  <fullConfig>true</fullConfig>\n"
+	    "  <sipProfile>\n"
+	    "    <sipLines>\n"
+	    "      <line button=\"1\">\n"
+	    "        <featureLabel>Caf&#233; &amp; bar</featureLabel>\n"
+	    "        <authName>1001</authName>\n"
+	    "        <authPassword>first-line-pw</authPassword>\n"
+	    "        <name>1001</name>\n"
+	    "      </line>\n"
+	    "      <line button=\"2\">\n"
+	    "        <authName>1002</authName>\n"
+	    "        <authPassword>second-line-pw</authPassword>\n"
+	    "      </line>\n"
+	    "    </sipLines>\n"
+	    "  </sipProfile>\n"
+	    "  <sshUserId>admin</sshUserId>\n"
+	    "  <sshPassword>ssh-pw</sshPassword>\n"
+	    "  <empty/>\n"
+	    "</device>\n";
+	char	*s, *want;
+	int	 rc;
+
+	s = strip_of(cfg, sizeof(cfg) - 1, &rc);
+	want = without_password_lines(cfg);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_PTR_NOT_NULL(s);
+	CU_ASSERT_PTR_NOT_NULL(want);
+	if (s != NULL && want != NULL) {
+		CU_ASSERT_PTR_NULL(strstr(s, "first-line-pw"));
+		CU_ASSERT_PTR_NULL(strstr(s, "second-line-pw"));
+		CU_ASSERT_PTR_NULL(strstr(s, "ssh-pw"));
+		CU_ASSERT_PTR_NULL(strstr(s, "Password"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(s, "<authName>1002</authName>"));
+		CU_ASSERT_STRING_EQUAL(s, want);
+	}
+	free(s);
+	free(want);
+}
+
+static void
+test_strip_vector_config(void)
+{
+	uint8_t	*buf;
+	char	*cfg = NULL, *s = NULL, *want = NULL;
+	size_t	 len;
+	int	 rc;
+
+	if ((buf = vec_read(CFG_VEC, &len)) == NULL)
+		return;
+	if ((cfg = malloc(len + 1)) == NULL)
+		goto out;
+	memcpy(cfg, buf, len);
+	cfg[len] = '\0';
+	CU_ASSERT_PTR_NOT_NULL(strstr(cfg, "s3cret-digest-password"));
+	s = strip_of(cfg, len, &rc);
+	want = without_password_lines(cfg);
+	CU_ASSERT_EQUAL(rc, 0);
+	if (s != NULL && want != NULL) {
+		CU_ASSERT_PTR_NULL(strstr(s, "s3cret-digest-password"));
+		CU_ASSERT_PTR_NULL(strstr(s, "ssh-secret"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(s, "<authName>1001</authName>"));
+		CU_ASSERT_STRING_EQUAL(s, want);
+	}
+out:
+	free(buf);
+	free(cfg);
+	free(s);
+	free(want);
+}
+
+static void
+test_strip_refuses_hostile_xml(void)
+{
+	static const char *const bad[] = {
+		"<?xml version=\"1.0\"?><!DOCTYPE device [<!ENTITY a \"pw\">]>"
+		"<device><authPassword>&a;</authPassword></device>",
+		"<!DOCTYPE device SYSTEM \"http://127.0.0.1:1/x.dtd\">"
+		"<device><authPassword>x</authPassword></device>",
+		"<device><authPassword>x</device>",
+		"<authPassword>x</authPassword>",
+		"not xml",
+		"",
+	};
+	size_t	 i;
+	char	*s;
+	int	 rc;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		s = strip_of(bad[i], strlen(bad[i]), &rc);
+		CU_ASSERT_PTR_NULL(s);
+		CU_ASSERT_EQUAL(rc, UC_ERR_FORMAT);
+		CU_ASSERT(uc_errdetail()[0] != '\0');
+		if (i < 2)
+			CU_ASSERT_PTR_NOT_NULL(strstr(uc_errdetail(),
+			    "DOCTYPE"));
+		free(s);
+	}
+}
+
 void
 unit_register_enccfg(void)
 {
@@ -421,6 +569,12 @@ unit_register_enccfg(void)
 		    test_encrypt_refuses_ec_device },
 		{ "decrypt refuses wrong key, tampering, bad padding",
 		    test_decrypt_refuses_hostile_files },
+		{ "strip removes authPassword and sshPassword lines only",
+		    test_strip_removes_passwords },
+		{ "strip of the vector config drops only password lines",
+		    test_strip_vector_config },
+		{ "strip refuses DOCTYPE, bad XML, a credential root",
+		    test_strip_refuses_hostile_xml },
 		{ NULL, NULL }
 	};
 
