@@ -18,49 +18,43 @@
 #include "uerr.h"
 
 /*
- * Read a regular file of at most max bytes into a new buffer (caller
- * frees; one spare NUL byte follows the data).  "-" reads stdin.
+ * Read what remains of an open regular file (from its current offset) of
+ * at most max bytes into a new buffer (caller frees; one spare NUL byte
+ * follows the data).  name is used in messages only.  Buffers are wiped
+ * as they grow: the file may hold a key or a config with passwords.
  */
 int
-file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
+file_read_fd(int fd, const char *name, size_t max, uint8_t **out,
+    size_t *lenp)
 {
 	struct stat	 st;
 	uint8_t		*buf = NULL, *nbuf;
 	size_t		 len = 0, cap = 0, ocap;
 	ssize_t		 n;
-	int		 fd, r = UC_ERR_IO;
+	int		 r = UC_ERR_IO;
 
 	*out = NULL;
 	*lenp = 0;
-	fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
-	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd == -1)
-		return uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == -1) {
-		r = uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		r = uc_fail(UC_ERR_IO, "%s: is a directory", path);
-		goto out;
-	}
+	if (fstat(fd, &st) == -1)
+		return uc_fail(UC_ERR_IO, "%s: %s", name, strerror(errno));
+	if (S_ISDIR(st.st_mode))
+		return uc_fail(UC_ERR_IO, "%s: is a directory", name);
 	for (;;) {
 		if (len == cap) {
 			if (cap > max) {
 				r = uc_fail(UC_ERR_FORMAT,
 				    "%s: larger than the %zu-byte limit",
-				    path, max);
+				    name, max);
 				goto out;
 			}
 			ocap = cap;
 			cap = cap ? cap * 2 : 8192;
 			if (max < SIZE_MAX - 1 && cap > max + 1)
 				cap = max + 1;
-			/* The file may hold a key: wipe what we move. */
 			nbuf = OPENSSL_clear_realloc(buf, buf ? ocap + 1 : 0,
 			    cap + 1);
 			if (nbuf == NULL) {
-				r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", path);
+				r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", name);
 				goto out;
 			}
 			buf = nbuf;
@@ -69,7 +63,7 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
-			r = uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
+			r = uc_fail(UC_ERR_IO, "%s: %s", name, strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -77,24 +71,44 @@ file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
 		len += (size_t)n;
 		if (len > max) {
 			r = uc_fail(UC_ERR_FORMAT,
-			    "%s: larger than the %zu-byte limit", path, max);
+			    "%s: larger than the %zu-byte limit", name, max);
 			goto out;
 		}
 	}
 	if (buf == NULL && (buf = malloc(1)) == NULL) {
-		r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", path);
+		r = uc_fail(UC_ERR_ALLOC, "%s: read buffer", name);
 		goto out;
 	}
 	buf[len] = '\0';
 	*out = buf;
 	*lenp = len;
 	buf = NULL;
+	cap = 0;
 	r = 0;
 out:
-	if (fd != STDIN_FILENO)
-		close(fd);
 	if (buf != NULL)
 		OPENSSL_clear_free(buf, cap + 1);
+	return r;
+}
+
+/*
+ * Read a regular file of at most max bytes into a new buffer (caller
+ * frees; one spare NUL byte follows the data).  "-" reads stdin.
+ */
+int
+file_read(const char *path, size_t max, uint8_t **out, size_t *lenp)
+{
+	int	 fd, r;
+
+	*out = NULL;
+	*lenp = 0;
+	fd = strcmp(path, "-") == 0 ? STDIN_FILENO :
+	    open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd == -1)
+		return uc_fail(UC_ERR_IO, "%s: %s", path, strerror(errno));
+	r = file_read_fd(fd, path, max, out, lenp);
+	if (fd != STDIN_FILENO)
+		close(fd);
 	return r;
 }
 

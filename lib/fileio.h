@@ -14,6 +14,7 @@
 typedef int (*file_check_fn)(const char *, void *);
 
 int	 file_read(const char *, size_t, uint8_t **, size_t *);
+int	 file_read_fd(int, const char *, size_t, uint8_t **, size_t *);
 int	 file_write_atomic(const char *, const void *, size_t, mode_t,
 	    file_check_fn, void *);
 

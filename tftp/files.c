@@ -220,65 +220,6 @@ fd_regular(int fd, struct stat *st, uint16_t *code, char *why, size_t whysz)
 	return 0;
 }
 
-/* Double *cap up to max + 1 bytes. */
-static int
-grow(uint8_t **buf, size_t *cap, size_t max)
-{
-	uint8_t	*nb;
-	size_t	 ncap;
-
-	if (*cap > max)
-		return uc_fail(UC_ERR_ARG, "file over %zu bytes", max);
-	ncap = *cap * 2 > max + 1 ? max + 1 : *cap * 2;
-	if ((nb = realloc(*buf, ncap)) == NULL)
-		return UC_ERR_ALLOC;
-	*buf = nb;
-	*cap = ncap;
-	return 0;
-}
-
-/*
- * Read all of fd, at most max bytes; 0 or a UC_ERR_* code.
- * XXX duplicates lib/fileio.c file_read(), which takes a path and has no
- * descriptor variant; grow()'s realloc leaves unwiped copies of a
- * plaintext config in freed memory.
- */
-static int
-read_fd(int fd, size_t max, size_t hint, uint8_t **out, size_t *lenp)
-{
-	uint8_t		*buf = NULL;
-	size_t		 len = 0, cap = hint + 4096;
-	ssize_t		 n;
-	int		 r = UC_ERR_IO;
-
-	if (hint > max)
-		return uc_fail(UC_ERR_ARG, "file of %zu bytes, over %zu",
-		    hint, max);
-	if ((buf = malloc(cap)) == NULL)
-		return UC_ERR_ALLOC;
-	for (;;) {
-		if (len == cap && (r = grow(&buf, &cap, max)) != 0)
-			goto out;
-		n = pread(fd, buf + len, cap - len, (off_t)len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			r = uc_fail(UC_ERR_IO, "read: %s", strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	*out = buf;
-	*lenp = len;
-	buf = NULL;
-	r = 0;
-out:
-	free(buf);
-	return r;
-}
-
 static int64_t
 mtime_ns(const struct stat *st)
 {
@@ -491,7 +432,8 @@ cert_fd(int fd, X509 **x)
 	size_t	 len;
 	int	 r;
 
-	if ((r = read_fd(fd, CERT_MAX, 0, &buf, &len)) != 0)
+	if ((r = file_read_fd(fd, "device certificate", CERT_MAX, &buf,
+	    &len)) != 0)
 		goto out;
 	r = cert_from_mem(buf, len, x);
 out:
@@ -621,7 +563,7 @@ serve_made(struct files *f, const char *key, enum content_kind kind,
 	}
 	r = -1;
 	*code = TFTP_EUNDEF;
-	if (read_fd(srcfd, TFTPD_SRC_MAX, (size_t)st.st_size, &src, &len) != 0 ||
+	if (file_read_fd(srcfd, key, TFTPD_SRC_MAX, &src, &len) != 0 ||
 	    (certfd != -1 && cert_fd(certfd, &x) != 0) ||
 	    (e = calloc(1, sizeof(*e))) == NULL ||
 	    (e->key = strdup(key)) == NULL ||
