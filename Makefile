@@ -36,6 +36,7 @@ ALL_CFLAGS	 = -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) \
 ALL_LDFLAGS	 = $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRCS	 = lib/cert.c \
+		   lib/cmd.c \
 		   lib/conf.c \
 		   lib/cursor.c \
 		   lib/enccfg.c \

@@ -165,7 +165,7 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo)
 		base = c >= OPT_ADD ? c - OPT_ADD : c;
 		if ((role = opt_role(base)) >= 0) {
 			if ((c >= OPT_ADD) != add) {
-				warnx_usage("%s: use --%s%s here", argv[0],
+				cmd_usage_error("%s: use --%s%s here", argv[0],
 				    add ? "add-" : "", role_optname(role));
 				return 2;
 			}
@@ -213,7 +213,7 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo)
 			break;
 		case OPT_REMOVE:
 			if (!add || bo->nremove == CTL_ENTRIES_MAX) {
-				warnx_usage("--remove belongs to update");
+				cmd_usage_error("--remove belongs to update");
 				return 2;
 			}
 			bo->remove[bo->nremove++] = optarg;
@@ -227,7 +227,7 @@ parse_opts(int argc, char **argv, int add, struct buildopts *bo)
 	if (r == 0 && !bo->have_time && getenv("SOURCE_DATE_EPOCH") != NULL)
 		r = parse_time(getenv("SOURCE_DATE_EPOCH"), bo);
 	if (r != 0)
-		return fail_line(r);
+		return cmd_fail(r);
 	return 0;
 }
 
@@ -531,12 +531,12 @@ cmd_build(int argc, char **argv)
 	if ((es = calloc(1, sizeof(*es))) == NULL ||
 	    (bo = calloc(1, sizeof(*bo))) == NULL) {
 		free(es);
-		return fail_line(uc_fail(UC_ERR_ALLOC, "entries"));
+		return cmd_fail(uc_fail(UC_ERR_ALLOC, "entries"));
 	}
 	if ((r = parse_opts(argc, argv, 0, bo)) != 0)
 		goto out;
 	if (bo->out == NULL || optind != argc) {
-		warnx_usage("build: -o OUT is required and takes no operands");
+		cmd_usage_error("build: -o OUT is required and takes no operands");
 		r = 2;
 		goto out;
 	}
@@ -546,7 +546,7 @@ cmd_build(int argc, char **argv)
 		bo->md = SIGNER_SHA1;
 	if ((r = load_pending(bo, es)) != 0 ||
 	    (r = finish(bo, es, NULL)) != 0)
-		r = fail_line(r);
+		r = cmd_fail(r);
 out:
 	entries_free(es);
 	free(es);
@@ -678,13 +678,13 @@ cmd_update(int argc, char **argv)
 
 	if ((bo = calloc(1, sizeof(*bo))) == NULL ||
 	    (all = calloc(1, sizeof(*all))) == NULL) {
-		r = fail_line(uc_fail(UC_ERR_ALLOC, "entries"));
+		r = cmd_fail(uc_fail(UC_ERR_ALLOC, "entries"));
 		goto out;
 	}
 	if ((r = parse_opts(argc, argv, 1, bo)) != 0)
 		goto out;
 	if (optind + 1 != argc || bo->sign_with == NULL) {
-		warnx_usage("update: give exactly one FILE and --sign-with");
+		cmd_usage_error("update: give exactly one FILE and --sign-with");
 		r = 2;
 		goto out;
 	}
@@ -695,14 +695,14 @@ cmd_update(int argc, char **argv)
 	    (r = check_authorised(f, path, bo)) != 0 ||
 	    (r = keep_records(f, bo, all)) != 0 ||
 	    (r = load_pending(bo, all)) != 0) {
-		r = fail_line(r);
+		r = cmd_fail(r);
 		goto out;
 	}
 	inherit_header(bo, f);
 	if ((r = keyref_signer_open(bo->sign_with, bo->sign_cert, &bo->p11,
 	    &s)) != 0 || (r = signer_check_key(s)) != 0 ||
 	    (r = finish(bo, all, s)) != 0)
-		r = fail_line(r);
+		r = cmd_fail(r);
 out:
 	if (all != NULL)
 		entries_free(all);

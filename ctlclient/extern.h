@@ -12,6 +12,7 @@
 
 #include <openssl/x509.h>
 
+#include "cmd.h"
 #include "p11.h"
 #include "sgn.h"
 
@@ -89,8 +90,6 @@ int	 tls_fetch_cert(const char *, X509 **, char **, int *, uint8_t *);
 
 /* main.c */
 void	 usage(void) __attribute__((noreturn));
-void	 warnx_usage(const char *, ...) __attribute__((format(printf, 1, 2)));
-int	 fail_line(int);
 extern const char *progname;
 
 #endif /* CTLCLIENT_EXTERN_H */

@@ -147,11 +147,11 @@ cmd_show(int argc, char **argv)
 			return 2;
 		}
 	if (optind + 1 != argc) {
-		warnx_usage("show: give one FILE");
+		cmd_usage_error("show: give one FILE");
 		return 2;
 	}
 	if ((r = tlv_load(argv[optind], &f)) != 0)
-		return fail_line(r);
+		return cmd_fail(r);
 	r = tlv_verify(f, &idx);
 	valid = r == 0;
 	if (json)
@@ -200,7 +200,7 @@ cmd_verify(int argc, char **argv)
 	int		 i, r, bad = 0;
 
 	if (argc < 2) {
-		warnx_usage("verify: give at least one FILE");
+		cmd_usage_error("verify: give at least one FILE");
 		return 2;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0)
@@ -212,7 +212,7 @@ cmd_verify(int argc, char **argv)
 		if (r == 0 && phone_checks(f, why, sizeof(why)) != 0)
 			r = uc_fail(UC_ERR_POLICY, "%s: %s", argv[i], why);
 		if (r != 0) {
-			fail_line(r);
+			cmd_fail(r);
 			bad = 1;
 		} else {
 			printf("%s: valid signature by SAST record %zu (%s), "
@@ -343,12 +343,12 @@ cmd_diff(int argc, char **argv)
 	int		 r, n;
 
 	if (argc != 3) {
-		warnx_usage("diff: give two FILEs");
+		cmd_usage_error("diff: give two FILEs");
 		return 2;
 	}
 	if ((r = tlv_load(argv[1], &a)) != 0 ||
 	    (r = tlv_load(argv[2], &b)) != 0) {
-		fail_line(r);
+		cmd_fail(r);
 		n = 2;
 		goto out;
 	}
@@ -496,7 +496,7 @@ cmd_check_rollover(int argc, char **argv)
 		case 'a':
 			at = (time_t)strtoll(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0') {
-				warnx_usage("--at wants a Unix time");
+				cmd_usage_error("--at wants a Unix time");
 				return 2;
 			}
 			break;
@@ -506,15 +506,15 @@ cmd_check_rollover(int argc, char **argv)
 			return 2;
 		}
 	if (optind + 2 != argc) {
-		warnx_usage("check-rollover: give INSTALLED and CANDIDATE");
+		cmd_usage_error("check-rollover: give INSTALLED and CANDIDATE");
 		return 2;
 	}
 	if ((r = tlv_load(argv[optind], &inst)) != 0) {
-		fail_line(r);
+		cmd_fail(r);
 		return 2;
 	}
 	if ((r = tlv_load(argv[optind + 1], &cand)) == UC_ERR_IO) {
-		fail_line(r);
+		cmd_fail(r);
 		sgn_free(inst);
 		return 2;
 	}

@@ -11,20 +11,15 @@
 
 #include <openssl/crypto.h>
 
+#include "cmd.h"
 #include "extern.h"
 #include "log.h"
 #include "uerr.h"
 
-#ifndef UCSEC_VERSION
-#define UCSEC_VERSION	"0.1"
-#endif
 
 const char *progname = "ctlclient";
 
-static const struct {
-	const char	*name;
-	int		(*fn)(int, char **);
-} cmds[] = {
+static const struct cmd cmds[] = {
 	{ "build", cmd_build },
 	{ "show", cmd_show },
 	{ "verify", cmd_verify },
@@ -56,50 +51,13 @@ usage(void)
 	exit(2);
 }
 
-/* A usage problem: one line, then the caller exits 2. */
-void
-warnx_usage(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see %s --help)\n", progname);
-}
-
-/* Print the error detail of r as one line; returns 1 (the exit code). */
-int
-fail_line(int r)
-{
-	const char	*d = uc_errdetail();
-
-	fprintf(stderr, "%s: %s\n", progname, *d ? d : uc_strerror(r));
-	return 1;
-}
-
 int
 main(int argc, char *argv[])
 {
-	size_t	 i;
-
 	/* A TLS peer that hangs up must give an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
 	log_init(progname, 0, getenv("UCSEC_DEBUG") ? LOG_LEVEL_DEBUG :
 	    LOG_LEVEL_INFO);
-	if (argc < 2)
-		usage();
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		usage();
-	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("ctlclient (ucsec) %s\n", UCSEC_VERSION);
-		return 0;
-	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
-	warnx_usage("unknown command \"%s\"", argv[1]);
-	return 2;
+	return cmd_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+	    usage);
 }

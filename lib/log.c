@@ -30,6 +30,13 @@ log_init(const char *name, int to_syslog, enum log_level level)
 		openlog(name, LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+/* The name given to log_init, for messages. */
+const char *
+log_progname(void)
+{
+	return progname;
+}
+
 void
 log_set_level(enum log_level level)
 {

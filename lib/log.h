@@ -17,6 +17,7 @@ enum log_level {
 
 void	 log_init(const char *, int, enum log_level);
 void	 log_set_level(enum log_level);
+const char *log_progname(void);
 void	 log_msg(enum log_level, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 char	*log_vis(char *, size_t, const char *, size_t);

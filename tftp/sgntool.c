@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 
 #include "cert.h"
+#include "cmd.h"
 #include "enccfg.h"
 #include "fileio.h"
 #include "log.h"
@@ -30,9 +31,6 @@
 #include "signer.h"
 #include "uerr.h"
 
-#ifndef UCSEC_VERSION
-#define UCSEC_VERSION	"0.1"
-#endif
 
 #define SGNTOOL_FILE_MAX (512 * 1024 * 1024) /* firmware .cop.sgn: ~100 MB */
 #define KEY_MAX		(64 * 1024)	/* a PEM private key */
@@ -87,30 +85,6 @@ usage(void)
 "      may also hold the certificate).  Common: --module PATH.\n"
 "See sgntool(1).\n");
 	exit(2);
-}
-
-/* A usage problem: one line; the caller exits 2. */
-static int
-warnx_usage(const char *fmt, ...)
-{
-	va_list	 ap;
-
-	fprintf(stderr, "%s: ", progname);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see %s --help)\n", progname);
-	return 2;
-}
-
-/* Print the error detail of r as one line; returns 1 (the exit code). */
-static int
-fail_line(int r)
-{
-	const char	*d = uc_errdetail();
-
-	fprintf(stderr, "%s: %s\n", progname, *d ? d : uc_strerror(r));
-	return 1;
 }
 
 static int
@@ -180,13 +154,13 @@ opt_store(int c, const char *arg, struct opts *o)
 	case 'd':
 		if (signer_md_parse(arg, &o->md) != 0 ||
 		    (o->md != SIGNER_SHA1 && o->md != SIGNER_SHA512))
-			return warnx_usage("--digest %s: want sha1 or sha512 "
+			return cmd_usage_error("--digest %s: want sha1 or sha512 "
 			    "(signed-files.md 1.5)", arg);
 		o->md_set = 1;
 		break;
 	case 't':
 		if (parse_time(arg, o) != 0)
-			return warnx_usage("%s", uc_errdetail());
+			return cmd_usage_error("%s", uc_errdetail());
 		break;
 	}
 	return 0;
@@ -211,21 +185,21 @@ opts_parse(int argc, char **argv, int allow, struct opts *o)
 		if (c == 'h')
 			usage();
 		if (opt_bit(c) == 0)
-			return warnx_usage("%s: unknown option or missing "
+			return cmd_usage_error("%s: unknown option or missing "
 			    "argument: %s", argv[0], argv[optind - 1]);
 		if (!(opt_bit(c) & allow))
-			return warnx_usage("%s: option %s does not apply",
+			return cmd_usage_error("%s: option %s does not apply",
 			    argv[0], argv[optind - 1]);
 		if ((r = opt_store(c, optarg, o)) != 0)
 			return r;
 	}
 	if (optind + 1 != argc)
-		return warnx_usage("%s: give one file", argv[0]);
+		return cmd_usage_error("%s: give one file", argv[0]);
 	o->arg = argv[optind];
 	sde = getenv("SOURCE_DATE_EPOCH");
 	if ((allow & O_TIME) && !o->have_time && sde != NULL && *sde != '\0' &&
 	    parse_time(sde, o) != 0)
-		return warnx_usage("SOURCE_DATE_EPOCH: %s", uc_errdetail());
+		return cmd_usage_error("SOURCE_DATE_EPOCH: %s", uc_errdetail());
 	return 0;
 }
 
@@ -356,10 +330,10 @@ cmd_sign(int argc, char **argv)
 	    O_FILENAME | O_TIME | O_MODULE, &o) != 0)
 		return 2;
 	if (o.key == NULL)
-		return warnx_usage("sign: --key is required");
+		return cmd_usage_error("sign: --key is required");
 	if (snprintf(outpath, sizeof(outpath), "%s.sgn", o.arg) >=
 	    (int)sizeof(outpath))
-		return warnx_usage("sign: output path too long");
+		return cmd_usage_error("sign: output path too long");
 	if (o.out != NULL && strcmp(o.out, "-") != 0)
 		snprintf(outpath, sizeof(outpath), "%s", o.out);
 	if (o.filename == NULL)
@@ -377,7 +351,7 @@ cmd_sign(int argc, char **argv)
 	rc = 0;
 out:
 	if (rc != 0)
-		fail_line(r);
+		cmd_fail(r);
 	signer_free(s);
 	free(in);
 	free(out);
@@ -397,7 +371,7 @@ cmd_verify(int argc, char **argv)
 	if (opts_parse(argc, argv, O_CERT | O_MODULE, &o) != 0)
 		return 2;
 	if (o.cert == NULL)
-		return warnx_usage("verify: --cert is required");
+		return cmd_usage_error("verify: --cert is required");
 	if ((r = keyref_cert_load(o.cert, &o.p11, &x)) != 0 ||
 	    (r = sgn_load(o.arg, SGN_KIND_AUTO, &f)) != 0)
 		goto out;
@@ -412,7 +386,7 @@ cmd_verify(int argc, char **argv)
 	rc = 0;
 out:
 	if (rc != 0)
-		fail_line(r);
+		cmd_fail(r);
 	X509_free(x);
 	sgn_free(f);
 	return rc;
@@ -432,7 +406,7 @@ cmd_show(int argc, char **argv)
 	if ((o.cert != NULL && (r = keyref_cert_load(o.cert, &o.p11,
 	    &x)) != 0) || (r = sgn_load(o.arg, SGN_KIND_AUTO, &f)) != 0) {
 		X509_free(x);
-		return fail_line(r);
+		return cmd_fail(r);
 	}
 	if (x != NULL)
 		valid = sgn_verify(f, x) == 0;
@@ -462,13 +436,13 @@ cmd_strip(int argc, char **argv)
 		return 2;
 	if (o.out == NULL && strip_suffix(o.arg, ".sgn", outpath,
 	    sizeof(outpath)) != 0)
-		return warnx_usage("strip: %s does not end in .sgn; give -o",
+		return cmd_usage_error("strip: %s does not end in .sgn; give -o",
 		    o.arg);
 	if ((r = sgn_load(o.arg, SGN_KIND_SGN, &f)) == 0)
 		r = write_out(o.out ? o.out : outpath, f->body, f->body_len,
 		    0644, NULL);
 	sgn_free(f);
-	return r == 0 ? 0 : fail_line(r);
+	return r == 0 ? 0 : cmd_fail(r);
 }
 
 /* Both outputs of encrypt-config, built before anything is written. */
@@ -530,18 +504,18 @@ cmd_encrypt(int argc, char **argv)
 	    O_TIME | O_DEVCERT | O_MODULE, &o) != 0)
 		return 2;
 	if (o.key == NULL || o.devcert == NULL)
-		return warnx_usage("encrypt-config: --key and --device-cert "
+		return cmd_usage_error("encrypt-config: --key and --device-cert "
 		    "are required");
 	base_name(o.arg, name, sizeof(name));
 	if (strip_suffix(name, ".cnf.xml", dir, sizeof(dir)) != 0)
-		return warnx_usage("encrypt-config: %s does not end in "
+		return cmd_usage_error("encrypt-config: %s does not end in "
 		    ".cnf.xml (signed-files.md 4)", o.arg);
 	if (o.out == NULL)
 		o.out = dir_name(o.arg, dir, sizeof(dir));
 	if (snprintf(ep, sizeof(ep), "%s/%s.enc.sgn", o.out, name) >=
 	    (int)sizeof(ep) || snprintf(sp, sizeof(sp), "%s/%s.sgn", o.out,
 	    name) >= (int)sizeof(sp))
-		return warnx_usage("encrypt-config: output path too long");
+		return cmd_usage_error("encrypt-config: output path too long");
 	if ((r = keyref_cert_load(o.devcert, &o.p11, &dev)) != 0 ||
 	    (r = keyref_signer_open(o.key, o.cert, &o.p11, &s)) != 0 ||
 	    (r = encrypt_build(&o, name, dev, s, &e)) != 0 ||
@@ -553,7 +527,7 @@ cmd_encrypt(int argc, char **argv)
 	rc = 0;
 out:
 	if (rc != 0)
-		fail_line(r);
+		cmd_fail(r);
 	free(e.enc);
 	free(e.stub);
 	free(e.xml);
@@ -622,10 +596,10 @@ cmd_decrypt(int argc, char **argv)
 	    &o) != 0)
 		return 2;
 	if (o.devkey == NULL)
-		return warnx_usage("decrypt-config: --device-key is required");
+		return cmd_usage_error("decrypt-config: --device-key is required");
 	if (o.out == NULL && strip_suffix(o.arg, ".enc.sgn", outpath,
 	    sizeof(outpath)) != 0)
-		return warnx_usage("decrypt-config: %s does not end in "
+		return cmd_usage_error("decrypt-config: %s does not end in "
 		    ".enc.sgn; give -o", o.arg);
 	if ((r = sgn_load(o.arg, SGN_KIND_ENC, &f)) == 0 &&
 	    (r = maybe_verify(&o, f)) == 0 &&
@@ -640,7 +614,7 @@ cmd_decrypt(int argc, char **argv)
 		OPENSSL_clear_free(pt, ptlen ? ptlen : 1);
 	EVP_PKEY_free(pk);
 	sgn_free(f);
-	return r == 0 ? 0 : fail_line(r);
+	return r == 0 ? 0 : cmd_fail(r);
 }
 
 /* sgntool certhash CERT [--digest]: base64 of the DER digest (5). */
@@ -662,13 +636,10 @@ cmd_certhash(int argc, char **argv)
 		printf("%s\n", b64);
 	}
 	X509_free(x);
-	return r == 0 ? 0 : fail_line(r);
+	return r == 0 ? 0 : cmd_fail(r);
 }
 
-static const struct {
-	const char	*name;
-	int		(*fn)(int, char **);
-} cmds[] = {
+static const struct cmd cmds[] = {
 	{ "sign", cmd_sign },
 	{ "verify", cmd_verify },
 	{ "show", cmd_show },
@@ -681,21 +652,8 @@ static const struct {
 int
 main(int argc, char *argv[])
 {
-	size_t	 i;
-
 	log_init(progname, 0, getenv("UCSEC_DEBUG") ? LOG_LEVEL_DEBUG :
 	    LOG_LEVEL_INFO);
-	if (argc < 2)
-		usage();
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0)
-		usage();
-	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "version") == 0) {
-		printf("sgntool (ucsec) %s\n", UCSEC_VERSION);
-		return 0;
-	}
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0)
-			return cmds[i].fn(argc - 1, argv + 1);
-	return warnx_usage("unknown command \"%s\"", argv[1]);
+	return cmd_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+	    usage);
 }
