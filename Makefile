@@ -21,9 +21,10 @@ BUILD		?= build
 SANFLAGS	 =
 endif
 
-PKGS		 = libcrypto libssl libp11 p11-kit-1 inih libevent libxml-2.0
+PKGS		 = libcrypto libssl libp11 p11-kit-1 inih libevent libxml-2.0 \
+		   libevent_openssl libevent_pthreads sqlite3 libcurl
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
 WARNINGS	 = -Wall -Wextra -Werror -Wstrict-prototypes \
 		   -Wmissing-prototypes -Wmissing-declarations -Wshadow \
@@ -35,17 +36,22 @@ ALL_CFLAGS	 = -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS) $(CPPFLAGS) \
 		   $(PKG_CFLAGS)
 ALL_LDFLAGS	 = $(LDFLAGS) $(SANFLAGS)
 
-LIB_SRCS	 = lib/cert.c \
+LIB_SRCS	 = lib/capfmsg.c \
+		   lib/cert.c \
 		   lib/cmd.c \
 		   lib/conf.c \
+		   lib/csv.c \
 		   lib/cursor.c \
 		   lib/enccfg.c \
 		   lib/fileio.c \
 		   lib/log.c \
+		   lib/lsc.c \
+		   lib/pwhash.c \
 		   lib/sgn.c \
 		   lib/sgnbuild.c \
 		   lib/sgnprint.c \
 		   lib/signer.c \
+		   lib/store.c \
 		   lib/tftppkt.c \
 		   lib/uerr.c \
 		   lib/wbuf.c
@@ -67,6 +73,12 @@ TFTPD_SRCS	 = tftp/tftpd.c \
 		   tftp/files.c
 SGNT_SRCS	 = tftp/sgntool.c
 STORM_SRCS	 = tftp/tftpstorm.c
+CAPFD_SRCS	 = capf/capfd.c \
+		   capf/server.c \
+		   capf/capfsm.c
+CAPFCTL_SRCS	 = capf/capfctl.c
+PHONE_SRCS	 = capf/phone.c
+CERTMGR_SRCS	 = capf/certmgr.c
 
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 P11_OBJS	 = $(P11_SRCS:%.c=$(BUILD)/%.o)
@@ -75,15 +87,24 @@ TOK_OBJS	 = $(TOK_SRCS:%.c=$(BUILD)/%.o)
 TFTPD_OBJS	 = $(TFTPD_SRCS:%.c=$(BUILD)/%.o)
 SGNT_OBJS	 = $(SGNT_SRCS:%.c=$(BUILD)/%.o)
 STORM_OBJS	 = $(STORM_SRCS:%.c=$(BUILD)/%.o)
+CAPFD_OBJS	 = $(CAPFD_SRCS:%.c=$(BUILD)/%.o)
+CAPFCTL_OBJS	 = $(CAPFCTL_SRCS:%.c=$(BUILD)/%.o)
+PHONE_OBJS	 = $(PHONE_SRCS:%.c=$(BUILD)/%.o)
+CERTMGR_OBJS	 = $(CERTMGR_SRCS:%.c=$(BUILD)/%.o)
 
 LIBUCSEC	 = $(BUILD)/libucsec.a
 LIBP11		 = $(BUILD)/libucsec-p11.a
 BINS		 = $(BUILD)/bin/ctlclient $(BUILD)/bin/tokenctl \
 		   $(BUILD)/bin/ucsec-tftpd $(BUILD)/bin/sgntool \
-		   $(BUILD)/bin/tftpstorm
+		   $(BUILD)/bin/tftpstorm $(BUILD)/bin/capfd \
+		   $(BUILD)/bin/capfctl $(BUILD)/bin/capf-phone \
+		   $(BUILD)/bin/certmgr
+SBINS		 = $(BUILD)/bin/ucsec-tftpd $(BUILD)/bin/capfd
 
 UNIT_SRCS	 = $(wildcard tests/unit/test-*.c)
 UNIT_BIN	 = $(BUILD)/tests/unit-tests
+# The CAPF server state machine, replayed against the transcripts.
+REPLAY_BIN	 = $(BUILD)/tests/capf-replay
 
 FUZZ_SRCS	 = $(wildcard fuzz/fuzz-*.c)
 FUZZ_BINS	 = $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)
@@ -91,8 +112,8 @@ FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 		   $(CPPFLAGS) $(PKG_CFLAGS) -DUCSEC_FUZZ
 
 MANS		 = docs/ctlclient.1 docs/tokenctl.1 docs/sgntool.1 \
-		   docs/tftpstorm.1
-MANS8		 = docs/ucsec-tftpd.8
+		   docs/tftpstorm.1 docs/capf-phone.1
+MANS8		 = docs/ucsec-tftpd.8 docs/capfd.8 docs/capfctl.8 docs/certmgr.8
 
 .PHONY: all check test unit integration demo fuzz fuzz-build install \
 	clean deps deps-test deps-bench bench bench-run
@@ -133,6 +154,29 @@ $(BUILD)/bin/tftpstorm: $(STORM_OBJS) $(LIBUCSEC)
 
 $(TFTPD_OBJS) $(SGNT_OBJS) $(STORM_OBJS): $(wildcard tftp/extern.h)
 
+$(BUILD)/bin/capfd: $(CAPFD_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CAPFD_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/capfctl: $(CAPFCTL_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CAPFCTL_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/capf-phone: $(PHONE_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(PHONE_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/certmgr: $(CERTMGR_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CERTMGR_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(CAPFD_OBJS) $(CAPFCTL_OBJS) $(PHONE_OBJS) $(CERTMGR_OBJS): $(wildcard capf/extern.h)
+
+$(REPLAY_BIN): tests/capf/replay.c $(BUILD)/capf/capfsm.o $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Icapf $(ALL_LDFLAGS) -o $@ $< \
+	    $(BUILD)/capf/capfsm.o $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
 $(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(LIBP11) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) \
@@ -164,8 +208,9 @@ check: deps-test
 
 test: unit integration
 
-unit: $(UNIT_BIN)
+unit: $(UNIT_BIN) $(REPLAY_BIN)
 	UCSEC_VECTORS=$(or $(UCSEC_VECTORS),tests/vectors) $(UNIT_BIN)
+	UCSEC_VECTORS=$(or $(UCSEC_VECTORS),tests/vectors) $(REPLAY_BIN)
 
 integration: $(BINS)
 	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin tests/integration/run
@@ -186,8 +231,8 @@ fuzz: $(FUZZ_BINS)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0755 $(filter-out %/ucsec-tftpd,$(BINS)) $(DESTDIR)$(PREFIX)/bin
-	install -m 0755 $(BUILD)/bin/ucsec-tftpd $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(filter-out $(SBINS),$(BINS)) $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(SBINS) $(DESTDIR)$(PREFIX)/sbin
 	install -m 0644 $(MANS) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 $(MANS8) $(DESTDIR)$(PREFIX)/share/man/man8
 

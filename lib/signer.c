@@ -169,6 +169,15 @@ out:
 	return r;
 }
 
+/* The backend's EVP_PKEY (borrowed), or NULL if it has none. */
+EVP_PKEY *
+signer_pkey(struct signer *s)
+{
+	if (s == NULL || s->ops->pkey == NULL)
+		return NULL;
+	return s->ops->pkey(s->ctx);
+}
+
 /* PEM-file backend: ctx is the EVP_PKEY. */
 
 static int
@@ -184,10 +193,17 @@ file_free(void *ctx)
 	EVP_PKEY_free(ctx);
 }
 
+static EVP_PKEY *
+file_pkey(void *ctx)
+{
+	return ctx;
+}
+
 static const struct signer_ops file_ops = {
 	.name = "file",
 	.sign = file_sign,
 	.free = file_free,
+	.pkey = file_pkey,
 };
 
 /*

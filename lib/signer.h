@@ -31,6 +31,12 @@ struct signer_ops {
 	int	(*sign)(void *, enum signer_md, const uint8_t *, size_t,
 		    uint8_t *, size_t *);
 	void	(*free)(void *);
+	/*
+	 * The key as an EVP_PKEY for OpenSSL APIs that need one (X.509 and
+	 * CSR signing, a TLS server key) when the backend is in-process;
+	 * NULL otherwise (a key-holder process would not expose one).
+	 */
+	EVP_PKEY *(*pkey)(void *);
 };
 
 struct signer {
@@ -45,6 +51,7 @@ int	 signer_new(const struct signer_ops *, void *, X509 *, const char *,
 int	 signer_sign(struct signer *, enum signer_md, const uint8_t *, size_t,
 	    uint8_t *, size_t *);
 void	 signer_free(struct signer *);
+EVP_PKEY *signer_pkey(struct signer *);
 const EVP_MD *signer_evp_md(enum signer_md);
 const char *signer_md_name(enum signer_md);
 int	 signer_md_parse(const char *, enum signer_md *);

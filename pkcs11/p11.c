@@ -848,10 +848,17 @@ p11s_free(void *ctx)
 	free(sc);
 }
 
+static EVP_PKEY *
+p11s_pkey(void *ctx)
+{
+	return ((struct p11_sctx *)ctx)->pk;
+}
+
 static const struct signer_ops p11_ops = {
 	.name = "pkcs11",
 	.sign = p11s_sign,
 	.free = p11s_free,
+	.pkey = p11s_pkey,
 };
 
 /* Warn when the key could leave the token. */

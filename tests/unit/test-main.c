@@ -205,6 +205,11 @@ main(int argc, char *argv[])
 	unit_register_sgnbuild();
 	unit_register_tftppkt();
 	unit_register_enccfg();
+	unit_register_store();
+	unit_register_pwhash();
+	unit_register_csv();
+	unit_register_capfmsg();
+	unit_register_lsc();
 	if (reg_error) {
 		fprintf(stderr, "test registration failed: %s\n",
 		    CU_get_error_msg());

@@ -65,5 +65,10 @@ void	 unit_register_signer(void);
 void	 unit_register_uerr(void);
 void	 unit_register_wbuf(void);
 void	 unit_register_tftppkt(void);
+void	 unit_register_store(void);
+void	 unit_register_pwhash(void);
+void	 unit_register_csv(void);
+void	 unit_register_capfmsg(void);
+void	 unit_register_lsc(void);
 
 #endif /* UCSEC_UNIT_H */

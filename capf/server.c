@@ -1,0 +1,2 @@
+/* placeholder */
+extern int ucsec_placeholder_server;

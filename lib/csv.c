@@ -1,0 +1,2 @@
+/* placeholder: being written */
+extern int ucsec_placeholder_csv;

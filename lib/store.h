@@ -1,0 +1,186 @@
+/*
+ * The embedded store shared by every daemon: devices, CAPF operations,
+ * issued certificates and trust stores.  One SQLite file in WAL mode;
+ * the schema is versioned (PRAGMA user_version) and migrated forward on
+ * open.  Every state change is one transaction.  Auth strings are kept
+ * only as salted PBKDF2 hashes (lib/pwhash.h).
+ *
+ * All functions return 0 or a negative UC_ERR_* with uc_errdetail() set;
+ * a missing row is UC_ERR_NOTFOUND.  A struct store is used by one thread
+ * at a time.  The interface is the seam for a later PostgreSQL backend,
+ * so nothing SQLite-specific leaks through it.
+ */
+#ifndef UCSEC_STORE_H
+#define UCSEC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define STORE_NAME_MAX	64	/* device name incl. NUL */
+#define STORE_REASON_MAX 128
+#define STORE_HASH_MAX	160	/* encoded password hash incl. NUL */
+#define STORE_SCHEMA	1	/* current schema version */
+
+#define STORE_RDONLY	0x01
+#define STORE_CREATE	0x02	/* create the file (mode 0600) if missing */
+
+enum store_proto { STORE_PROTO_SIP = 0, STORE_PROTO_SCCP = 1 };
+enum store_secmode {
+	STORE_SEC_NONSECURE = 0,
+	STORE_SEC_AUTHENTICATED = 1,
+	STORE_SEC_ENCRYPTED = 2
+};
+
+enum capf_op {
+	CAPF_OP_NONE = 0,
+	CAPF_OP_INSTALL = 1,
+	CAPF_OP_FETCH = 2,
+	CAPF_OP_DELETE = 3
+};
+
+enum capf_auth {
+	CAPF_AUTH_NONE = 0,		/* nothing checked */
+	CAPF_AUTH_PASSWORD = 1,		/* auth string */
+	CAPF_AUTH_LSC = 2,		/* existing LSC only */
+	CAPF_AUTH_MIC = 3,		/* MIC (+SUDI) only */
+	CAPF_AUTH_LSC_OR_MIC = 4	/* LSC, else MIC */
+};
+
+enum capf_status {
+	CAPF_ST_PENDING = 0,	/* scheduled, not yet attempted */
+	CAPF_ST_IN_PROGRESS = 1,/* a phone is in a session for it */
+	CAPF_ST_SUCCESS = 2,	/* done; op is back to none */
+	CAPF_ST_FAILED = 3,	/* last attempt failed (reason says why) */
+	CAPF_ST_EXPIRED = 4	/* deadline passed */
+};
+
+struct store_device {
+	char		 name[STORE_NAME_MAX];
+	int		 proto;		/* enum store_proto */
+	int		 secmode;	/* enum store_secmode */
+	char		 description[STORE_REASON_MAX];
+};
+
+struct capf_task {
+	char		 device[STORE_NAME_MAX];
+	int		 op;		/* enum capf_op */
+	int		 auth;		/* enum capf_auth */
+	int		 key_type;	/* 0 RSA, 1 EC (capfmsg.h values) */
+	int		 key_bits;	/* RSA: 1024/2048/3072/4096 */
+	int		 curve;		/* EC: 0 P-256, 1 P-384, 2 P-521 */
+	int64_t		 deadline;	/* unix time; 0 = none */
+	int		 status;	/* enum capf_status */
+	char		 reason[STORE_REASON_MAX];
+	int		 attempts;	/* sessions that reached the op */
+	int		 auth_fails;	/* consecutive wrong auth strings */
+	int64_t		 locked_until;	/* unix time; 0 = not locked */
+	int64_t		 updated;	/* unix time of the last change */
+	char		 pwhash[STORE_HASH_MAX]; /* "" when no auth string */
+};
+
+enum store_cert_state {
+	STORE_CERT_ISSUED = 0,	/* committed, sent to the phone */
+	STORE_CERT_INSTALLED = 1,/* the phone confirmed it */
+	STORE_CERT_FETCHED = 2,	/* read back from the phone */
+	STORE_CERT_DELETED = 3	/* the phone deleted it */
+};
+
+struct store_cert {
+	char		 serial[80];	/* hex, upper case, no separators */
+	char		 device[STORE_NAME_MAX];
+	int		 state;		/* enum store_cert_state */
+	int64_t		 not_before;
+	int64_t		 not_after;
+	int64_t		 issued;	/* when the row was written */
+	char		 issuer[256];	/* RFC 4514 text */
+	char		*pem;		/* malloc'd; store_cert_clear frees */
+};
+
+struct store_trust {
+	char		 store[32];	/* "capf", "callmanager", ... */
+	char		 sha256[65];	/* hex fingerprint, lower case */
+	char		 subject[256];
+	int64_t		 not_after;
+	char		*pem;		/* malloc'd; store_trust_clear frees */
+};
+
+struct store;
+
+int	 store_open(const char *, int, struct store **);
+void	 store_close(struct store *);
+int	 store_schema_version(struct store *);
+
+/* Devices. put = insert or update. */
+int	 store_device_put(struct store *, const struct store_device *);
+int	 store_device_get(struct store *, const char *, struct store_device *);
+int	 store_device_del(struct store *, const char *);
+
+/*
+ * CAPF operations, one per device.  task_put creates the device row if
+ * it is missing (SCCP/non-secure defaults), replaces the operation and
+ * resets status to pending, attempts and lockout to zero.  password NULL
+ * keeps the stored hash, "" clears it, else it is hashed.
+ */
+int	 store_capf_put(struct store *, const struct capf_task *, const char *);
+int	 store_capf_get(struct store *, const char *, struct capf_task *);
+int	 store_capf_del(struct store *, const char *);
+/* Callback per task in name order; a non-zero return stops the walk. */
+int	 store_capf_list(struct store *,
+	    int (*)(const struct capf_task *, void *), void *);
+/* Session start: attempts++, status in-progress. */
+int	 store_capf_begin(struct store *, const char *, int64_t);
+/* A wrong auth string: auth_fails++; at max, lock for secs from now. */
+int	 store_capf_auth_fail(struct store *, const char *, int, int, int64_t,
+	    int *);
+int	 store_capf_auth_ok(struct store *, const char *);
+/* End of a session that did not complete: status + reason. */
+int	 store_capf_finish(struct store *, const char *, int, const char *,
+	    int64_t);
+/* Unlock a locked-out device (admin). */
+int	 store_capf_unlock(struct store *, const char *);
+/* Mark expired every pending task whose deadline is before now. */
+int	 store_capf_expire(struct store *, int64_t, int *);
+/* Bulk import: begin/commit around many puts (one transaction). */
+int	 store_begin(struct store *);
+int	 store_commit(struct store *);
+int	 store_rollback(struct store *);
+
+/*
+ * Certificates.  cert_add commits an issued certificate (state issued)
+ * before it is sent.  cert_installed marks it installed AND sets the
+ * device's op to none / status success in the same transaction.
+ * cert_fetched records a certificate read from a phone (op -> none).
+ * cert_deleted marks the device's certificates deleted (op -> none).
+ */
+int	 store_cert_add(struct store *, const struct store_cert *);
+int	 store_cert_installed(struct store *, const char *, const char *,
+	    int64_t);
+int	 store_cert_fetched(struct store *, const struct store_cert *, int64_t);
+int	 store_cert_deleted(struct store *, const char *, int64_t);
+/* The device's newest installed (else issued) certificate. */
+int	 store_cert_current(struct store *, const char *, struct store_cert *);
+int	 store_cert_get(struct store *, const char *, struct store_cert *);
+int	 store_cert_list(struct store *, const char *,
+	    int (*)(const struct store_cert *, void *), void *);
+int	 store_cert_count(struct store *, const char *, int *);
+void	 store_cert_clear(struct store_cert *);
+
+/* Trust stores: named sets of certificates (PEM), keyed by SHA-256. */
+int	 store_trust_add(struct store *, const struct store_trust *);
+int	 store_trust_del(struct store *, const char *, const char *);
+int	 store_trust_list(struct store *, const char *,
+	    int (*)(const struct store_trust *, void *), void *);
+void	 store_trust_clear(struct store_trust *);
+
+const char *capf_op_name(int);
+const char *capf_auth_name(int);
+const char *capf_status_name(int);
+const char *store_cert_state_name(int);
+int	 capf_op_parse(const char *, int *);
+int	 capf_auth_parse(const char *, int *);
+/* "rsa:2048", "ec:P-256": key_type, key_bits, curve. */
+int	 capf_keyspec_parse(const char *, int *, int *, int *);
+int	 capf_keyspec_text(int, int, int, char *, size_t);
+
+#endif /* UCSEC_STORE_H */

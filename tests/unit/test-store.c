@@ -1,0 +1,12 @@
+/* placeholder: being written */
+#include "unit.h"
+
+static const struct unit_test tests[] = {
+	{ NULL, NULL }
+};
+
+void
+unit_register_store(void)
+{
+	unit_suite("store", tests);
+}
