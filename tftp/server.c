@@ -61,6 +61,7 @@ struct session {
 	uint16_t		 window;
 	unsigned		 tmo_ms;	/* current resend interval */
 	unsigned		 base_ms;	/* first resend interval */
+	struct timespec		 tsent;		/* monotonic time of the last send */
 	uint64_t		 total;		/* blocks in the transfer */
 	uint64_t		 acked;		/* highest block acknowledged */
 	uint64_t		 sent;		/* highest block sent */
@@ -102,6 +103,7 @@ struct server {
 
 static void	session_send(struct session *, uint64_t);
 static void	session_end(struct session *, const char *);
+static void	wrq_ack(struct session *);
 
 static void
 sock_bufs(int fd)
@@ -176,6 +178,7 @@ arm_timer(struct session *s)
 	tv.tv_sec = s->tmo_ms / 1000;
 	tv.tv_usec = (s->tmo_ms % 1000) * 1000;
 	evtimer_add(s->tmo, &tv);
+	clock_gettime(CLOCK_MONOTONIC, &s->tsent);	/* every send arms */
 }
 
 /* One info line per transfer; then free everything. */
@@ -368,9 +371,22 @@ rrq_ack(struct session *s, uint16_t wire)
 		session_send(s, 1);
 		return 0;
 	}
-	/* Duplicate or old ACK: never answer it (Sorcerer's Apprentice). */
-	if (!ack_block(s, wire, &a) || a <= s->acked)
+	if (!ack_block(s, wire, &a) || a < s->acked)
+		return 0;		/* old ACK */
+	if (a == s->acked) {
+		/*
+		 * The peer says again what it has: it timed out waiting for
+		 * the next block.  Answer only when our last send is at least
+		 * half an interval old, so a duplicate crossing our own
+		 * resend is never answered (Sorcerer's Apprentice) while a
+		 * client that resends ACKs at a fixed interval (atftp) is not
+		 * left to run out of retries during our backoff.
+		 */
+		if (s->sent > s->acked &&
+		    elapsed_ms(&s->tsent) >= (long long)s->base_ms / 2)
+			session_send(s, s->acked + 1);
 		return 0;
+	}
 	s->acked = a;
 	s->tries = 0;
 	s->tmo_ms = s->base_ms;
@@ -684,6 +700,48 @@ session_start(struct server *srv, const struct tftp_req *req,
 		session_send(s, s->acked + 1);
 }
 
+/* Same client address and port: the same transfer's requester. */
+static int
+same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	const struct sockaddr_in	*a4 = (const void *)a, *b4 = (const void *)b;
+	const struct sockaddr_in6	*a6 = (const void *)a, *b6 = (const void *)b;
+
+	if (!same_host(a, b))
+		return 0;
+	if (a->ss_family == AF_INET)
+		return a4->sin_port == b4->sin_port;
+	return a6->sin6_port == b6->sin6_port;
+}
+
+/*
+ * A request the client sent again because our first answer was lost:
+ * the same peer port, operation and name as a transfer that has had no
+ * answer yet.  Answer it from that transfer (once per half interval)
+ * instead of starting a second one, whose packets from another port the
+ * client would take for an intruder's (atftp aborts on them).
+ */
+static int
+request_again(struct server *srv, const struct sockaddr_storage *peer,
+    int op, const char *name)
+{
+	struct session	*s;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry) {
+		if (!s->pending || (int)s->op != op || !same_peer(&s->peer, peer) ||
+		    strcmp(s->rawname, name) != 0)
+			continue;
+		if (elapsed_ms(&s->tsent) >= (long long)s->base_ms / 2) {
+			if (op == TFTP_WRQ)
+				wrq_ack(s);
+			else
+				session_send(s, 1);
+		}
+		return 1;
+	}
+	return 0;
+}
+
 /* Count transfers from the same address. */
 static int
 client_sessions(struct server *srv, const struct sockaddr_storage *peer)
@@ -772,6 +830,8 @@ listen_packet(struct server *srv, const uint8_t *buf, size_t len,
 		    uc_errdetail());
 		return;
 	}
+	if (request_again(srv, peer, op, req.filename))
+		return;
 	if (srv->nsessions >= cfg->max_sessions) {
 		refuse(srv, peer, plen, peerstr, vname, TFTP_EUNDEF,
 		    "server busy", "session limit");
