@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PWHASH_ITER_DEF	20000
+#define PWHASH_ITER_DEF	10000
 #define PWHASH_ENC_MAX	160	/* encoded form incl. NUL */
 
 /* Hash pw (len bytes) with a fresh 16-byte salt into out. */

@@ -123,6 +123,12 @@ int	 store_device_del(struct store *, const char *);
  * keeps the stored hash, "" clears it, else it is hashed.
  */
 int	 store_capf_put(struct store *, const struct capf_task *, const char *);
+/*
+ * The same with an encoded hash from pwhash_make (NULL keeps, "" clears),
+ * so a bulk import hashes first and holds the write lock only briefly.
+ */
+int	 store_capf_put_hashed(struct store *, const struct capf_task *,
+	    const char *);
 int	 store_capf_get(struct store *, const char *, struct capf_task *);
 int	 store_capf_del(struct store *, const char *);
 /* Callback per task in name order; a non-zero return stops the walk. */
