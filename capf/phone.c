@@ -47,6 +47,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -192,6 +193,9 @@ struct conf {
 	const char	*prefix;	/* device name prefix */
 	long		 first;		/* first device number */
 	int		 json;
+	const char	*record;	/* --record FILE */
+	FILE		*recf;		/* device + serial per LSC received */
+	pthread_mutex_t	 recmu;
 	struct keypool	 pool;
 	/* set up from the above */
 	SSL_CTX		*ctx;
@@ -401,6 +405,7 @@ static const struct option longopts[] = {
 	{ "keys",		required_argument, NULL, 'k' },
 	{ "key-type",		required_argument, NULL, 'K' },
 	{ "json",		no_argument,	   NULL, 'j' },
+	{ "record",		required_argument, NULL, 'R' },
 	{ "garbage",		no_argument,	   NULL, 0x100 | K_GARBAGE },
 	{ "wrong-session",	no_argument,	   NULL, 0x100 | K_WRONG_SESSION },
 	{ "truncate",		no_argument,	   NULL, 0x100 | K_TRUNCATE },
@@ -435,6 +440,7 @@ opt_store(struct conf *cf, int c, char *arg)
 	case '1': cf->tls1 = 1; break;
 	case 'v': cf->verbose = 1; break;
 	case 'j': cf->json = 1; break;
+	case 'R': cf->record = arg; break;
 	case 'p':
 		if ((r = num_arg(arg, 1, 65535, "port", &v)) == 0)
 			cf->port = arg;
@@ -1853,6 +1859,30 @@ stats_sample(struct lstats *s, double ms)
 
 static void lconn_next(struct lconn *);
 
+/*
+ * --record: one line "DEVICE SERIAL" per LSC the phone received, written
+ * as soon as the session ends however it ended, so a test can check that
+ * a server killed mid-session had committed every certificate it sent.
+ */
+static void
+record_cert(struct conf *cf, const struct phone *ph)
+{
+	const ASN1_INTEGER	*sn = X509_get0_serialNumber(ph->cert);
+	BIGNUM			*bn;
+	char			*hex;
+
+	if ((bn = ASN1_INTEGER_to_BN(sn, NULL)) == NULL)
+		return;
+	if ((hex = BN_bn2hex(bn)) != NULL) {
+		pthread_mutex_lock(&cf->recmu);
+		fprintf(cf->recf, "%s %s\n", ph->device, hex);
+		fflush(cf->recf);
+		pthread_mutex_unlock(&cf->recmu);
+		OPENSSL_free(hex);
+	}
+	BN_free(bn);
+}
+
 /* One enrollment is over: count it, free it, start the next. */
 static void
 lconn_finish(struct lconn *lc, enum result res, const char *why)
@@ -1861,6 +1891,8 @@ lconn_finish(struct lconn *lc, enum result res, const char *why)
 	SSL		*ssl;
 
 	w->st.res[res]++;
+	if (lc->ph.cert != NULL && w->lc->cf->recf != NULL)
+		record_cert(w->lc->cf, &lc->ph);
 	if (res == R_INSTALLED) {
 		w->st.ok++;
 		stats_sample(&w->st, (now() - lc->t0) * 1000);
@@ -2281,6 +2313,12 @@ load_main(struct conf *cf)
 	atomic_init(&lc.next, 0);
 	atomic_init(&lc.logged, 0);
 	pthread_mutex_init(&cf->pool.mu, NULL);
+	pthread_mutex_init(&cf->recmu, NULL);
+	if (cf->record != NULL && (cf->recf = fopen(cf->record, "w")) == NULL) {
+		rc = cmd_fail(uc_fail(UC_ERR_IO, "%s: %s", cf->record,
+		    strerror(errno)));
+		goto out;
+	}
 	if ((r = fd_limit(cf->concurrency)) != 0 ||
 	    (r = load_resolve(cf)) != 0 ||
 	    (r = tls_setup(cf)) != 0 ||
@@ -2314,6 +2352,10 @@ out:
 	workers_free(&lc);
 	pool_free(&cf->pool);
 	pthread_mutex_destroy(&cf->pool.mu);
+	if (cf->recf != NULL && fclose(cf->recf) != 0 && rc == 0)
+		rc = cmd_fail(uc_fail(UC_ERR_IO, "%s: %s", cf->record,
+		    strerror(errno)));
+	pthread_mutex_destroy(&cf->recmu);
 	return rc;
 }
 
