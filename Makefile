@@ -44,6 +44,7 @@ LIB_SRCS	 = lib/capfmsg.c \
 		   lib/cursor.c \
 		   lib/enccfg.c \
 		   lib/fileio.c \
+		   lib/json.c \
 		   lib/log.c \
 		   lib/lsc.c \
 		   lib/pwhash.c \

@@ -991,21 +991,28 @@ signer_key_find(struct p11_tok *t, const struct p11_uri *u,
 	return p11_key_find(t, &ku, out);
 }
 
+/* Which certificate a token signer carries. */
+enum p11_signer_cert {
+	P11_CERT_TOKEN,		/* the token's, with the key's id */
+	P11_CERT_GIVEN,		/* the caller's, checked by signing */
+	P11_CERT_NONE		/* none: a bare key */
+};
+
 /*
- * As p11_signer_open; cert, when not NULL, is the signer's certificate
- * instead of the token's (taken over, freed on failure too), checked
- * here with a test signature (signer_check_key) before any warning.
+ * The token signer for uri with the certificate mode says: the token's
+ * (cert NULL), cert (taken over, freed on failure too, checked with a
+ * test signature by signer_check_key before any warning), or none.
  */
-int
-p11_signer_open_cert(const char *uri, const struct p11_opts *opts,
-    X509 *cert, struct signer **out)
+static int
+signer_open(const char *uri, const struct p11_opts *opts,
+    enum p11_signer_cert mode, X509 *cert, struct signer **out)
 {
 	struct p11_uri	 u;
 	struct p11_sctx	*sc = NULL;
 	struct p11_tok	*tok;
 	PKCS11_KEY	*k;
 	char		*label = NULL;
-	int		 r, check = cert != NULL;
+	int		 r;
 
 	*out = NULL;
 	if ((r = p11_uri_parse(uri, &u)) != 0)
@@ -1029,13 +1036,15 @@ p11_signer_open_cert(const char *uri, const struct p11_opts *opts,
 		    "private key", p11_tok_label(sc->tok));
 		goto out;
 	}
-	if (!check && (r = key_cert(sc->tok, k, label, &cert)) != 0)
+	if (mode == P11_CERT_TOKEN &&
+	    (r = key_cert(sc->tok, k, label, &cert)) != 0)
 		goto out;
 	tok = sc->tok;
 	r = signer_new(&p11_ops, sc, cert, label, out);
 	sc = NULL;
 	cert = NULL;
-	if (r == 0 && check && (r = signer_check_key(*out)) != 0) {
+	if (r == 0 && mode == P11_CERT_GIVEN &&
+	    (r = signer_check_key(*out)) != 0) {
 		signer_free(*out);
 		*out = NULL;
 	}
@@ -1053,6 +1062,19 @@ out:
 }
 
 /*
+ * As p11_signer_open; cert, when not NULL, is the signer's certificate
+ * instead of the token's (taken over, freed on failure too), checked
+ * here with a test signature (signer_check_key) before any warning.
+ */
+int
+p11_signer_open_cert(const char *uri, const struct p11_opts *opts,
+    X509 *cert, struct signer **out)
+{
+	return signer_open(uri, opts, cert != NULL ? P11_CERT_GIVEN :
+	    P11_CERT_TOKEN, cert, out);
+}
+
+/*
  * Open a signer for the private key the pkcs11: URI names (type=private,
  * public or none: the key itself; type=cert: the key with that
  * certificate's id).  Logs in (PIN per p11.h), needs the token
@@ -1065,7 +1087,21 @@ int
 p11_signer_open(const char *uri, const struct p11_opts *opts,
     struct signer **out)
 {
-	return p11_signer_open_cert(uri, opts, NULL, out);
+	return signer_open(uri, opts, P11_CERT_TOKEN, NULL, out);
+}
+
+/*
+ * As p11_signer_open, but for a bare key: no certificate is looked for
+ * and (*out)->cert is NULL, so a key fresh from "tokenctl keygen" can
+ * sign its first certificate or request.  Its public key is
+ * signer_pkey(*out) (libp11 fills it from the key objects).  Caller
+ * frees *out with signer_free.
+ */
+int
+p11_signer_open_bare(const char *uri, const struct p11_opts *opts,
+    struct signer **out)
+{
+	return signer_open(uri, opts, P11_CERT_NONE, NULL, out);
 }
 
 /* As cert_pick, but a copy of the certificate.  Caller frees *out. */

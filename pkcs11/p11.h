@@ -61,6 +61,9 @@ int	 pin_get(const struct p11_uri *, const struct p11_opts *,
 
 int	 p11_signer_open(const char *, const struct p11_opts *,
 	    struct signer **);
+/* A token key without its certificate: (*out)->cert is NULL. */
+int	 p11_signer_open_bare(const char *, const struct p11_opts *,
+	    struct signer **);
 int	 p11_cert_load(const char *, const struct p11_opts *, X509 **);
 
 /* keyref.c: a key or certificate given as a pkcs11: URI or a file. */

@@ -210,6 +210,7 @@ main(int argc, char *argv[])
 	unit_register_csv();
 	unit_register_capfmsg();
 	unit_register_lsc();
+	unit_register_json();
 	if (reg_error) {
 		fprintf(stderr, "test registration failed: %s\n",
 		    CU_get_error_msg());

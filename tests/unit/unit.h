@@ -70,5 +70,6 @@ void	 unit_register_pwhash(void);
 void	 unit_register_csv(void);
 void	 unit_register_capfmsg(void);
 void	 unit_register_lsc(void);
+void	 unit_register_json(void);
 
 #endif /* UCSEC_UNIT_H */
