@@ -171,9 +171,10 @@ $(BUILD)/bin/certmgr: $(CERTMGR_OBJS) $(LIBP11) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CERTMGR_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
 
-$(CAPFD_OBJS) $(CAPFCTL_OBJS) $(PHONE_OBJS) $(CERTMGR_OBJS): $(wildcard capf/extern.h)
+$(CAPFD_OBJS): capf/capfd.h capf/capfsm.h
 
-$(REPLAY_BIN): tests/capf/replay.c $(BUILD)/capf/capfsm.o $(LIBP11) $(LIBUCSEC)
+$(REPLAY_BIN): tests/capf/replay.c capf/capfsm.h $(BUILD)/capf/capfsm.o \
+		$(LIBP11) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icapf $(ALL_LDFLAGS) -o $@ $< \
 	    $(BUILD)/capf/capfsm.o $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
