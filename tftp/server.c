@@ -601,6 +601,15 @@ negotiate(struct session *s, const struct tftp_req *req)
 		s->oacklen = tftp_build_oack(s->oackbuf, sizeof(s->oackbuf),
 		    &o);
 		s->oack = s->oacklen > 0;
+		/*
+		 * The OACK waits two intervals before our first resend: a
+		 * client whose ACK 0 was lost repeats it after one, and one
+		 * whose OACK was lost repeats its request (both answered at
+		 * once).  An OACK resent too eagerly reaches a client that
+		 * already answered it, and atftp aborts on a second OACK.
+		 */
+		if (s->oack)
+			s->tmo_ms = 2 * s->base_ms;
 	}
 }
 

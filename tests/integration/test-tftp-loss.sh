@@ -38,12 +38,13 @@ kill -0 "$srv" 2>/dev/null || fail "server did not start: $(cat "$T/server.log")
 
 for i in 1 2 3; do
 	rm -f "$T/fw" "$T/cfg.sgn"
-	in_ns timeout 120 atftp --option "blksize 1428" --option "timeout 1" \
-	    -g -r firmware.bin -l "$T/fw" 127.0.0.1 $port >/dev/null 2>&1 ||
-	    fail "atftp firmware.bin under loss (round $i)"
+	in_ns timeout 120 atftp --verbose --option "blksize 1428" --option "timeout 1" \
+	    -g -r firmware.bin -l "$T/fw" 127.0.0.1 $port >"$T/atftp.out" 2>&1 ||
+	    fail "atftp firmware.bin under loss (round $i): $(tail -n 5 "$T/atftp.out"; tail -n 3 "$T/server.log")"
 	cmp "$T/fw" "$T/root/firmware.bin" || fail "firmware.bin differs (round $i)"
 	in_ns timeout 120 sh -c "printf 'binary\nrexmt 1\ntimeout 100\nget SEP001122334455.cnf.xml.sgn $T/cfg.sgn\nquit\n' |
-	    tftp 127.0.0.1 $port" >/dev/null 2>&1 || fail "tftp-hpa .sgn under loss"
+	    tftp 127.0.0.1 $port" >"$T/tftp.out" 2>&1 ||
+	    fail "tftp-hpa .sgn under loss (round $i): $(tail -n 5 "$T/tftp.out"; tail -n 3 "$T/server.log")"
 	hl=$(od -An -tu1 -j8 -N2 "$T/cfg.sgn" | awk '{print $1 * 256 + $2}')
 	tail -c +$((hl + 1)) "$T/cfg.sgn" | cmp - "$T/root/SEP001122334455.cnf.xml" ||
 	    fail "signed config body differs (round $i)"
