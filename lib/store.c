@@ -197,15 +197,18 @@ static const char *const st_sql[ST__MAX] = {
 	    "(?1, ?2, 0, ?3, ?4, ?5, ?6, ?7)",
 	[ST_CERT_INSTALLED] = "UPDATE certificates SET state = 1 "
 	    "WHERE serial = ?1 AND device = ?2",
-	/* A fetch of a certificate known installed on that phone keeps it
-	 * installed (the fetch confirms it); otherwise the row is fetched. */
+	/*
+	 * A fetch of the very certificate on record for that phone keeps
+	 * its row (installed stays installed: the fetch confirms it).  A
+	 * serial on record for another device, or with other contents,
+	 * changes nothing (the caller sees no change and refuses): a phone
+	 * must not rewrite or take over another certificate's record.
+	 */
 	[ST_CERT_FETCHED] = "INSERT INTO certificates (" CERT_COLS ") VALUES "
 	    "(?1, ?2, 2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (serial) DO UPDATE "
-	    "SET state = CASE WHEN state = 1 AND device = excluded.device "
-	    "THEN 1 ELSE 2 END, device = excluded.device, "
-	    "not_before = excluded.not_before, "
-	    "not_after = excluded.not_after, issuer = excluded.issuer, "
-	    "pem = excluded.pem",
+	    "SET state = CASE WHEN state = 1 THEN 1 ELSE 2 END "
+	    "WHERE certificates.device = excluded.device AND "
+	    "certificates.pem = excluded.pem",
 	[ST_CERT_DELETED] = "UPDATE certificates SET state = 3 "
 	    "WHERE device = ?1 AND state != 3",
 	[ST_CERT_CURRENT] = "SELECT " CERT_COLS " FROM certificates "
@@ -1452,6 +1455,10 @@ store_cert_fetched(struct store *s, const struct store_cert *c, int64_t now)
 	if ((r = device_exists(s, c->device)) == 0)
 		r = cert_write(s, ST_CERT_FETCHED, c,
 		    c->issued != 0 ? c->issued : now);
+	if (r == 0 && sqlite3_changes(s->db) == 0)
+		r = uc_fail(UC_ERR_POLICY, "fetched certificate of %s: serial "
+		    "%s is on record for another device or with other "
+		    "contents", c->device, c->serial);
 	if (r == 0)
 		r = exec_name_time(s, ST_CAPF_DONE, c->device, now, NULL,
 		    "complete CAPF task of");

@@ -863,12 +863,24 @@ test_cert_fetched_records_and_completes(void)
 	CU_ASSERT_EQUAL(g.status, CAPF_ST_SUCCESS);
 	CU_ASSERT_EQUAL(g.updated, 500);
 
-	/* Fetching it again replaces the row, not duplicates it. */
-	cert_init(&c, "C0FFEE", t.device, 0, PEM_B);
+	/* Fetching it again keeps the one row. */
 	CU_ASSERT_EQUAL(store_cert_fetched(s, &c, 600), 0);
 	CU_ASSERT_EQUAL(store_cert_get(s, "C0FFEE", &r), 0);
-	CU_ASSERT_STRING_EQUAL(r.pem, PEM_B);
+	CU_ASSERT_STRING_EQUAL(r.pem, PEM_A);
 	CU_ASSERT_EQUAL(r.issued, 500);
+	store_cert_clear(&r);
+	/* Other contents under that serial: refused, record unchanged. */
+	cert_init(&c, "C0FFEE", t.device, 0, PEM_B);
+	UNIT_FAILS(store_cert_fetched(s, &c, 650), UC_ERR_POLICY, "C0FFEE");
+	/* Another device presenting that serial cannot take the record. */
+	task_init(&g, "SEP000000000002", CAPF_OP_FETCH);
+	CU_ASSERT_EQUAL(store_capf_put(s, &g, NULL), 0);
+	cert_init(&c, "C0FFEE", g.device, 0, PEM_A);
+	UNIT_FAILS(store_cert_fetched(s, &c, 660), UC_ERR_POLICY,
+	    "another device");
+	CU_ASSERT_EQUAL(store_cert_get(s, "C0FFEE", &r), 0);
+	CU_ASSERT_STRING_EQUAL(r.device, t.device);
+	CU_ASSERT_STRING_EQUAL(r.pem, PEM_A);
 	store_cert_clear(&r);
 
 	/* A fetch of the certificate known installed keeps it installed. */
