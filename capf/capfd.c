@@ -392,6 +392,10 @@ issuer_setup(const struct config *c, struct creds *cr)
 		cr->locked = 1;
 		cr->cc.sign_lock = &cr->sign_lock;
 	}
+	/* Without it each LSC prepares its own, and fails the same way. */
+	if (lsc_signer_new(cr->cc.issuer, cr->cc.issuer_key,
+	    &cr->cc.lsc_signer) != 0)
+		log_warnx("%s: %s", s->label, uc_errdetail());
 	return 0;
 }
 
@@ -440,6 +444,7 @@ creds_unref(struct creds *cr)
 	if (cr == NULL || --cr->refs > 0)
 		return;
 	SSL_CTX_free(cr->ssl);
+	lsc_signer_free(cr->cc.lsc_signer);
 	X509_STORE_free(cr->cc.lsc_store);
 	X509_STORE_free(cr->cc.mic_store);
 	signer_free(cr->issuer);

@@ -12,6 +12,7 @@
  *	any error: END_SESSION 7 (unknown device: 9) and close.
  */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
+#include <openssl/decoder.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -76,6 +78,8 @@ struct capfsm_job {
 	uint8_t			*msg;		/* JOB_CERT: AUTH_RESPONSE */
 	size_t			 msglen;
 	EVP_PKEY		*pub;		/* JOB_ISSUE: phone's key */
+	uint8_t			*keyder;	/* JOB_ISSUE: as sent */
+	size_t			 keylen;
 	int			 r;		/* result: 0, 1, UC_ERR_* */
 	char			 why[CAPFSM_WORDS_MAX];
 	struct store_cert	 cert;		/* JOB_ISSUE: the new row */
@@ -121,6 +125,7 @@ job_free(struct capfsm_job *j)
 	OPENSSL_cleanse(j->pwhash, sizeof(j->pwhash));
 	free(j->msg);
 	EVP_PKEY_free(j->pub);
+	free(j->keyder);
 	store_cert_clear(&j->cert);
 	free(j->der);
 	free(j);
@@ -534,10 +539,13 @@ asn1_unix(const ASN1_TIME *t)
 	return (int64_t)timegm(&tm);
 }
 
-/* Fill the store row of certificate x for device (any thread). */
+/*
+ * Fill the store row of certificate x, whose DER is der, for device
+ * (any thread).
+ */
 static int
-cert_row(X509 *x, const char *device, int state, int64_t now,
-    struct store_cert *c)
+cert_row(X509 *x, const uint8_t *der, size_t derlen, const char *device,
+    int state, int64_t now, struct store_cert *c)
 {
 	uint8_t	 ser[CERT_SERIAL_MAX];
 	size_t	 n, i;
@@ -562,8 +570,9 @@ cert_row(X509 *x, const char *device, int state, int64_t now,
 	if ((r = cert_name_text(X509_get_issuer_name(x), c->issuer,
 	    sizeof(c->issuer))) != 0)
 		return r;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL ||
-	    PEM_write_bio_X509(bio, x) != 1 ||
+	/* As PEM_write_bio_X509 writes it, without encoding x again. */
+	if (derlen > LONG_MAX || (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio(bio, PEM_STRING_X509, "", der, (long)derlen) <= 0 ||
 	    (len = BIO_get_mem_data(bio, &p)) <= 0 ||
 	    (c->pem = malloc((size_t)len + 1)) == NULL) {
 		BIO_free(bio);
@@ -580,18 +589,23 @@ static void
 job_issue(struct capfsm_job *j)
 {
 	const struct capfsm_creds *cr = j->creds;
-	X509	*x = NULL;
-	int	 r;
+	struct lsc_signer	*tmp = NULL;
+	X509			*x = NULL;
+	int			 r = 0;
 
 	if (cr->sign_lock != NULL)
 		pthread_mutex_lock(cr->sign_lock);
-	r = lsc_issue(j->device, j->pub, cr->issuer, cr->issuer_key, j->days,
-	    &x);
+	if (cr->lsc_signer == NULL)
+		r = lsc_signer_new(cr->issuer, cr->issuer_key, &tmp);
+	if (r == 0)
+		r = lsc_issue_der(cr->lsc_signer != NULL ? cr->lsc_signer :
+		    tmp, j->device, j->pub, j->keyder, j->keylen, j->days, &x);
 	if (cr->sign_lock != NULL)
 		pthread_mutex_unlock(cr->sign_lock);
-	if (r == 0 && (r = cert_row(x, j->device, STORE_CERT_ISSUED, j->now,
-	    &j->cert)) == 0)
-		r = cert_der(x, &j->der, &j->derlen);
+	lsc_signer_free(tmp);
+	if (r == 0 && (r = cert_der(x, &j->der, &j->derlen)) == 0)
+		r = cert_row(x, j->der, j->derlen, j->device,
+		    STORE_CERT_ISSUED, j->now, &j->cert);
 	if (r != 0)
 		job_fail(j, r, "issuing the LSC: %s", uc_errdetail());
 	else
@@ -824,6 +838,69 @@ key_matches(const struct capfsm *sm, EVP_PKEY *pk)
 	    strcmp(name, curves[sm->curve]) == 0;
 }
 
+struct capfsm_keydec {
+	OSSL_DECODER_CTX	*dc;
+	EVP_PKEY		*pk;	/* where dc puts what it decodes */
+};
+
+int
+capfsm_keydec_new(struct capfsm_keydec **out)
+{
+	struct capfsm_keydec	*kd;
+
+	*out = NULL;
+	if ((kd = calloc(1, sizeof(*kd))) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "key decoder");
+	if ((kd->dc = OSSL_DECODER_CTX_new_for_pkey(&kd->pk, "DER",
+	    "SubjectPublicKeyInfo", NULL, EVP_PKEY_PUBLIC_KEY, NULL,
+	    NULL)) == NULL) {
+		free(kd);
+		return uc_fail_ssl(UC_ERR_CRYPTO, "key decoder");
+	}
+	*out = kd;
+	return 0;
+}
+
+void
+capfsm_keydec_free(struct capfsm_keydec *kd)
+{
+	if (kd == NULL)
+		return;
+	OSSL_DECODER_CTX_free(kd->dc);
+	EVP_PKEY_free(kd->pk);
+	free(kd);
+}
+
+/*
+ * The phone's key (element 9): a whole DER SubjectPublicKeyInfo through
+ * the cached decoder; anything else, and every error message, is
+ * capf_pubkey_parse's.
+ */
+static int
+pubkey_parse(const struct capfsm *sm, const uint8_t *der, size_t len,
+    EVP_PKEY **out)
+{
+	struct capfsm_keydec	*kd = sm->ctx->keydec;
+	const unsigned char	*p = der;
+	size_t			 left = len;
+
+	*out = NULL;
+	if (kd != NULL && len > 0 && len <= CAPF_PAYLOAD_MAX) {
+		EVP_PKEY_free(kd->pk);
+		kd->pk = NULL;
+		if (OSSL_DECODER_from_data(kd->dc, &p, &left) == 1 &&
+		    left == 0 && kd->pk != NULL) {
+			*out = kd->pk;
+			kd->pk = NULL;
+			return 0;
+		}
+		EVP_PKEY_free(kd->pk);
+		kd->pk = NULL;
+		ERR_clear_error();
+	}
+	return capf_pubkey_parse(der, len, out);
+}
+
 /* KEYGEN: REQUEST_IN_PROGRESS (bounded) or KEY_GENERATE_RESPONSE. */
 static int
 in_keygen(struct capfsm *sm, const struct capf_msg *m, struct capfsm_out *out)
@@ -844,7 +921,7 @@ in_keygen(struct capfsm *sm, const struct capf_msg *m, struct capfsm_out *out)
 		return sm_proto(sm, out, "key generation failed: no public "
 		    "key (reason %d)", CAPF_HAS(m, CAPF_T_REASON) ?
 		    m->reason : -1);
-	if (capf_pubkey_parse(m->pubkey.p, m->pubkey.len, &pk) != 0)
+	if (pubkey_parse(sm, m->pubkey.p, m->pubkey.len, &pk) != 0)
 		return sm_proto(sm, out, "%s", uc_errdetail());
 	if (!key_matches(sm, pk)) {
 		EVP_PKEY_free(pk);
@@ -856,6 +933,12 @@ in_keygen(struct capfsm *sm, const struct capf_msg *m, struct capfsm_out *out)
 		return uc_fail(UC_ERR_ALLOC, "CAPF job");
 	}
 	j->pub = pk;
+	if ((j->keyder = malloc(m->pubkey.len)) == NULL) {
+		job_free(j);
+		return uc_fail(UC_ERR_ALLOC, "CAPF job");
+	}
+	memcpy(j->keyder, m->pubkey.p, m->pubkey.len);
+	j->keylen = m->pubkey.len;
 	sm_job(sm, out, j, ST_ISSUE_JOB);
 	return 0;
 }
@@ -886,6 +969,8 @@ in_fetch(struct capfsm *sm, const struct capf_msg *m, struct capfsm_out *out)
 {
 	struct store_cert	 c;
 	X509			*x = NULL;
+	uint8_t			*der = NULL;
+	size_t			 derlen = 0;
 	int			 r;
 
 	if (m->cmd != CAPF_FETCH_CERT_RESPONSE)
@@ -903,12 +988,16 @@ in_fetch(struct capfsm *sm, const struct capf_msg *m, struct capfsm_out *out)
 		    "certificate (spec 7.4)");
 	memset(&c, 0, sizeof(c));
 	if (cert_from_der(m->cert.p, m->cert.len, &x) != 0 ||
-	    cert_row(x, sm->device, STORE_CERT_FETCHED, sm_now(sm), &c) != 0) {
+	    cert_der(x, &der, &derlen) != 0 ||
+	    cert_row(x, der, derlen, sm->device, STORE_CERT_FETCHED,
+	    sm_now(sm), &c) != 0) {
+		free(der);
 		X509_free(x);
 		store_cert_clear(&c);
 		return sm_proto(sm, out, "fetched certificate: %s",
 		    uc_errdetail());
 	}
+	free(der);
 	X509_free(x);
 	snprintf(sm->serial, sizeof(sm->serial), "%s", c.serial);
 	r = store_cert_fetched(sm->ctx->store, &c, sm_now(sm));

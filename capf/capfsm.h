@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "capfmsg.h"
+#include "lsc.h"
 #include "store.h"
 #include "wbuf.h"
 
@@ -41,6 +42,9 @@ struct capfsm_creds {
 	X509_STORE	*lsc_store;	/* the LSC issuer alone */
 	X509_STORE	*mic_store;	/* manufacturing roots; may be NULL */
 	pthread_mutex_t	*sign_lock;	/* not NULL: one issuance at a time */
+	struct lsc_signer *lsc_signer;	/* issuer and key prepared for
+					   signing (lsc_signer_new); NULL:
+					   one is made per LSC */
 };
 
 /* Policy and the store; shared by all sessions of one thread. */
@@ -50,6 +54,8 @@ struct capfsm_ctx {
 	int		 lockout;	/* wrong auth strings before a lock */
 	int		 lockout_secs;	/* lock duration */
 	int64_t		 now;		/* fixed clock for tests; 0 = time(3) */
+	struct capfsm_keydec *keydec;	/* owner thread; NULL: decode each
+					   phone key from scratch */
 };
 
 /* What the session waits for: decides the caller's timeout. */
@@ -112,6 +118,16 @@ uint32_t capfsm_session(const struct capfsm *);
 void	 capfsm_summary(const struct capfsm *, char *, size_t);
 /* Free a session; a session that did not finish is recorded as failed. */
 void	 capfsm_free(struct capfsm *);
+
+/*
+ * A reusable decoder for the phones' SubjectPublicKeyInfo keys (a fresh
+ * OpenSSL 3 decoder costs ten times the decoding).  Owner thread only,
+ * like the store.  Returns 0 and *out, or UC_ERR_*.
+ */
+struct capfsm_keydec;
+
+int	 capfsm_keydec_new(struct capfsm_keydec **);
+void	 capfsm_keydec_free(struct capfsm_keydec *);
 
 /*
  * The trust material: lsc holds the LSC issuer alone; mic holds the

@@ -806,7 +806,8 @@ server_new(const struct config *cfg, struct store *store, struct creds *cr,
 		goto fail;
 	}
 	if ((r = listen_open(srv)) != 0 || (r = timers_start(srv)) != 0 ||
-	    (r = pool_start(srv)) != 0)
+	    (r = pool_start(srv)) != 0 ||
+	    (r = capfsm_keydec_new(&srv->ctx.keydec)) != 0)
 		goto fail;
 	*out = srv;
 	return 0;
@@ -876,5 +877,6 @@ server_free(struct server *srv)
 	if (srv->base != NULL)
 		event_base_free(srv->base);
 	creds_unref(srv->creds);
+	capfsm_keydec_free(srv->ctx.keydec);
 	free(srv);
 }

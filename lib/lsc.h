@@ -35,4 +35,31 @@ int	 lsc_name_check(const char *);
  */
 int	 lsc_issue(const char *, EVP_PKEY *, X509 *, EVP_PKEY *, int, X509 **);
 
+/*
+ * A prepared issuer for many LSCs: the issuer certificate and key (both
+ * referenced) and a SHA-256 signing context made once, so that each LSC
+ * costs the signature and little else.  lsc_issue_der may use one
+ * signer from several threads at once (each LSC signs with a copy).
+ * Returns 0 and *out (free with lsc_signer_free), or UC_ERR_*.
+ */
+struct lsc_signer;
+
+int	 lsc_signer_new(X509 *, EVP_PKEY *, struct lsc_signer **);
+void	 lsc_signer_free(struct lsc_signer *);
+
+#define LSC_KEY_DER_MAX	65535	/* longest subject key bytes taken */
+
+/*
+ * As lsc_issue, with a prepared issuer, and the subject key both parsed
+ * (pub: type checks) and as the phone sent it (der, len: a DER
+ * SubjectPublicKeyInfo or an RSA PKCS#1 RSAPublicKey, the bytes pub was
+ * parsed from), which goes into the certificate as is rather than
+ * encoded again; der NULL encodes pub.  Same certificate profile and
+ * errors as lsc_issue.  The key of the X509 made from der stays bytes:
+ * X509_get0_pubkey on it gives NULL, while i2d_X509, PEM and the other
+ * fields work as usual.
+ */
+int	 lsc_issue_der(const struct lsc_signer *, const char *, EVP_PKEY *,
+	    const uint8_t *, size_t, int, X509 **);
+
 #endif /* UCSEC_LSC_H */

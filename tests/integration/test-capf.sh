@@ -21,12 +21,15 @@ trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 
 start_capfd() {
+	# Wait for this start's own "serving" line: the log spans restarts.
+	before=$(cat "$T/capfd.log" 2>/dev/null | wc -l)
 	"$CAPFD" -f --db "$DB" --cert "$V/capf.crt" --key "$V/capf.key" \
 	    --listen 127.0.0.1 --port "$port" --lockout 3 --lockout-time 600 \
 	    --workers 2 "$@" >>"$T/capfd.log" 2>&1 &
 	srv=$!
 	i=0
-	while ! grep -q "listening\|serving" "$T/capfd.log" 2>/dev/null; do
+	while ! tail -n +$((before + 1)) "$T/capfd.log" 2>/dev/null |
+	    grep -q "serving"; do
 		i=$((i + 1))
 		[ $i -le 100 ] || fail "capfd did not start: $(cat "$T/capfd.log")"
 		kill -0 "$srv" 2>/dev/null ||
