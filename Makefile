@@ -54,6 +54,7 @@ LIB_SRCS	 = lib/capfmsg.c \
 		   lib/signer.c \
 		   lib/store.c \
 		   lib/tftppkt.c \
+		   lib/ttyread.c \
 		   lib/uerr.c \
 		   lib/wbuf.c
 LIB_HDRS	 = $(wildcard lib/*.h)

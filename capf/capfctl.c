@@ -15,13 +15,11 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +41,7 @@
 #include "log.h"
 #include "pwhash.h"
 #include "store.h"
+#include "ttyread.h"
 #include "uerr.h"
 
 #define DB_DEFAULT	"/var/lib/ucsec/ucsec.db"
@@ -165,138 +164,18 @@ help_trust(void)
 	help_print(stdout, "trust", 0);
 }
 
-/*
- * No-echo terminal reads for --password-prompt, after pkcs11/pin.c: a
- * signal while echo is off restores the terminal and wipes what was
- * typed before the default action runs.
- * XXX one shared lib/ helper should serve both; pin.c is not ours.
- */
-static const int tty_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP };
-#define TTY_NSIGS	NITEMS(tty_sigs)
-
-static struct {
-	volatile sig_atomic_t	 fd;		/* /dev/tty, -1 when unused */
-	struct termios		 old, noecho;	/* saved and prompt modes */
-	volatile sig_atomic_t	 echo_off;	/* noecho is in force */
-	char *volatile		 buf;		/* text so far, wiped on exit */
-	volatile size_t		 bufsz;
-	struct sigaction	 saved[TTY_NSIGS];
-} tty = { .fd = -1 };
-
-/* Deliver sig with its default action (async-signal-safe calls only). */
-static void
-tty_raise(int sig)
-{
-	struct sigaction	 dfl;
-	sigset_t		 set;
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	(void)sigaction(sig, &dfl, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
-	(void)raise(sig);
-}
-
-static void tty_onsig(int);
-
-static void
-tty_catch(int sig)
-{
-	struct sigaction	 sa;
-	size_t			 i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = tty_onsig;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < TTY_NSIGS; i++)
-		sigaddset(&sa.sa_mask, tty_sigs[i]);
-	(void)sigaction(sig, &sa, NULL);
-}
-
-/* Restore the terminal; SIGTSTP stops and resumes, others end us. */
-static void
-tty_onsig(int sig)
-{
-	volatile char	*p = tty.buf;
-	size_t		 i;
-	int		 saved_errno = errno;
-
-	if (tty.echo_off)
-		(void)tcsetattr(tty.fd, TCSAFLUSH, &tty.old);
-	if (sig != SIGTSTP)
-		for (i = 0; p != NULL && i < tty.bufsz; i++)
-			p[i] = 0;
-	tty_raise(sig);
-	tty_catch(sig);
-	if (tty.echo_off)
-		(void)tcsetattr(tty.fd, TCSAFLUSH, &tty.noecho);
-	errno = saved_errno;
-}
-
-static void
-tty_begin(int fd, char *buf, size_t bufsz)
-{
-	size_t	 i;
-
-	tty.fd = fd;
-	tty.buf = buf;
-	tty.bufsz = bufsz;
-	tty.echo_off = 0;
-	for (i = 0; i < TTY_NSIGS; i++)
-		if (sigaction(tty_sigs[i], NULL, &tty.saved[i]) == 0 &&
-		    tty.saved[i].sa_handler != SIG_IGN)
-			tty_catch(tty_sigs[i]);
-	if (tcgetattr(fd, &tty.old) != 0)
-		return;
-	tty.noecho = tty.old;
-	tty.noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-	tty.noecho.c_lflag |= ICANON;
-	tty.echo_off = tcsetattr(fd, TCSAFLUSH, &tty.noecho) == 0;
-}
-
-static void
-tty_end(void)
-{
-	size_t	 i;
-
-	if (tty.echo_off)
-		(void)tcsetattr(tty.fd, TCSAFLUSH, &tty.old);
-	tty.echo_off = 0;
-	for (i = 0; i < TTY_NSIGS; i++)
-		(void)sigaction(tty_sigs[i], &tty.saved[i], NULL);
-	tty.buf = NULL;
-	tty.bufsz = 0;
-	tty.fd = -1;
-}
-
 /* One line from /dev/tty with echo off into out (outsz); no newline. */
 static int
 tty_read(const char *prompt, char *out, size_t outsz)
 {
 	char	 buf[PW_FILE_MAX + 2];
-	ssize_t	 n;
-	size_t	 len = 0;
-	int	 fd, r = 0;
+	size_t	 len;
+	int	 r = 0;
 
 	out[0] = '\0';
-	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1)
+	if (tty_read_secret(prompt, buf, sizeof(buf), &len) != 0)
 		return uc_fail(UC_ERR_ARG, "--password-prompt: no terminal "
 		    "to ask on (use --password-file)");
-	tty_begin(fd, buf, sizeof(buf));
-	dprintf(fd, "%s", prompt);
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0 || buf[len] == '\n')
-			break;
-		len++;
-	}
-	tty_end();
-	dprintf(fd, "\n");
 	if (len >= outsz || len == sizeof(buf))
 		r = uc_fail(UC_ERR_ARG, "auth string: want %d to %d digits "
 		    "(capf-protocol.md 8.1)", PW_MIN, PW_MAX);
@@ -305,7 +184,6 @@ tty_read(const char *prompt, char *out, size_t outsz)
 		out[len] = '\0';
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
 	return r;
 }
 

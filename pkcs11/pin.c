@@ -6,11 +6,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -18,6 +16,7 @@
 #include "extern.h"
 #include "log.h"
 #include "p11.h"
+#include "ttyread.h"
 #include "uerr.h"
 
 #define PIN_ENV		"UCSEC_PIN"
@@ -114,157 +113,24 @@ out:
 	return r;
 }
 
-/*
- * The prompt's state for its signal handlers: a signal while echo is off
- * must not leave the terminal silent, nor a half-typed PIN in memory.
- */
-static const int prompt_sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTSTP };
-#define PROMPT_NSIGS	(sizeof(prompt_sigs) / sizeof(prompt_sigs[0]))
-
-static struct {
-	volatile sig_atomic_t	 fd;		/* /dev/tty, -1 when unused */
-	struct termios		 old, noecho;	/* saved and prompt modes */
-	volatile sig_atomic_t	 echo_off;	/* noecho is in force */
-	char *volatile		 buf;		/* PIN so far, wiped on exit */
-	volatile size_t		 bufsz;
-	struct sigaction	 saved[PROMPT_NSIGS];
-} prompt = { .fd = -1 };
-
-/* Deliver sig with its default action (async-signal-safe calls only). */
-static void
-prompt_raise(int sig)
-{
-	struct sigaction	 dfl;
-	sigset_t		 set;
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	(void)sigaction(sig, &dfl, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
-	(void)raise(sig);
-}
-
-static void prompt_onsig(int);
-
-/* Catch sig with prompt_onsig, the other prompt_sigs blocked meanwhile. */
-static void
-prompt_catch(int sig)
-{
-	struct sigaction	 sa;
-	size_t			 i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = prompt_onsig;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < PROMPT_NSIGS; i++)
-		sigaddset(&sa.sa_mask, prompt_sigs[i]);
-	(void)sigaction(sig, &sa, NULL);
-}
-
-/* Save the old actions and catch every prompt_sigs not ignored (nohup). */
-static void
-prompt_catch_all(void)
-{
-	size_t	 i;
-
-	for (i = 0; i < PROMPT_NSIGS; i++)
-		if (sigaction(prompt_sigs[i], NULL, &prompt.saved[i]) == 0 &&
-		    prompt.saved[i].sa_handler != SIG_IGN)
-			prompt_catch(prompt_sigs[i]);
-}
-
-/*
- * Restore the terminal, then take the signal's default action.  SIGTSTP
- * stops us; on SIGCONT echo goes off again and the prompt goes on.  The
- * others end the process, so the PIN typed so far is wiped first.
- */
-static void
-prompt_onsig(int sig)
-{
-	volatile char	*p = prompt.buf;
-	size_t		 i;
-	int		 saved_errno = errno;
-
-	if (prompt.echo_off)
-		(void)tcsetattr(prompt.fd, TCSAFLUSH, &prompt.old);
-	if (sig != SIGTSTP)
-		for (i = 0; p != NULL && i < prompt.bufsz; i++)
-			p[i] = 0;
-	prompt_raise(sig);
-	/* Only SIGTSTP gets here, once continued. */
-	prompt_catch(sig);
-	if (prompt.echo_off)
-		(void)tcsetattr(prompt.fd, TCSAFLUSH, &prompt.noecho);
-	errno = saved_errno;
-}
-
-/* Echo off on fd (saved for prompt_end), signals caught meanwhile. */
-static void
-prompt_begin(int fd, char *buf, size_t bufsz)
-{
-	prompt.fd = fd;
-	prompt.buf = buf;
-	prompt.bufsz = bufsz;
-	prompt.echo_off = 0;
-	prompt_catch_all();
-	if (tcgetattr(fd, &prompt.old) != 0)
-		return;
-	prompt.noecho = prompt.old;
-	prompt.noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
-	prompt.noecho.c_lflag |= ICANON;
-	prompt.echo_off = tcsetattr(fd, TCSAFLUSH, &prompt.noecho) == 0;
-}
-
-/* Undo prompt_begin: the terminal as it was, the old signal actions. */
-static void
-prompt_end(void)
-{
-	size_t	 i;
-
-	if (prompt.echo_off)
-		(void)tcsetattr(prompt.fd, TCSAFLUSH, &prompt.old);
-	prompt.echo_off = 0;
-	for (i = 0; i < PROMPT_NSIGS; i++)
-		(void)sigaction(prompt_sigs[i], &prompt.saved[i], NULL);
-	prompt.buf = NULL;
-	prompt.bufsz = 0;
-	prompt.fd = -1;
-}
-
 /* Read one line from the terminal with echo off. */
 static int
 pin_prompt(const char *what, char *out, size_t outsz)
 {
-	char		 buf[PIN_FILE_MAX + 1];
-	ssize_t		 n;
-	size_t		 len = 0;
-	int		 fd, r = UC_ERR_IO;
+	char		 buf[PIN_FILE_MAX + 1], msg[P11_LABEL_MAX + 16];
+	size_t		 len;
+	int		 r;
 
-	if ((fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY)) == -1)
+	snprintf(msg, sizeof(msg), "PIN for %s: ", what);
+	if (tty_read_secret(msg, buf, sizeof(buf), &len) != 0)
 		return uc_fail(UC_ERR_ARG, "no PIN given (pin-source, "
 		    "pin-value or %s) and no terminal to ask on", PIN_ENV);
-	prompt_begin(fd, buf, sizeof(buf));
-	dprintf(fd, "PIN for %s: ", what);
-	while (len < sizeof(buf)) {
-		n = read(fd, buf + len, 1);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0 || buf[len] == '\n')
-			break;
-		len++;
-	}
-	prompt_end();
-	dprintf(fd, "\n");
 	if (len == sizeof(buf))
 		r = uc_fail(UC_ERR_FORMAT, "PIN longer than %d bytes",
 		    P11_PIN_MAX);
 	else
 		r = pin_parse((const uint8_t *)buf, len, out, outsz);
 	OPENSSL_cleanse(buf, sizeof(buf));
-	close(fd);
 	return r;
 }
 
