@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
@@ -35,7 +36,7 @@ enum {
 	OPT_DB = 256, OPT_CERT, OPT_KEY, OPT_ISSUER_CERT, OPT_ISSUER_KEY,
 	OPT_VERIFY, OPT_LISTEN, OPT_PORT, OPT_DAYS, OPT_TLS1, OPT_USER,
 	OPT_MAX_SESS, OPT_MAX_ADDR, OPT_IDLE, OPT_KEYGEN, OPT_SESSION,
-	OPT_LOCKOUT, OPT_LOCKOUT_TIME, OPT_WORKERS, OPT_VERSION
+	OPT_LOCKOUT, OPT_LOCKOUT_TIME, OPT_WORKERS, OPT_HANDSHAKE, OPT_VERSION
 };
 
 static const struct option longopts[] = {
@@ -53,6 +54,7 @@ static const struct option longopts[] = {
 	{ "max-sessions", required_argument, NULL, OPT_MAX_SESS },
 	{ "max-per-addr", required_argument, NULL, OPT_MAX_ADDR },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+	{ "handshake-timeout", required_argument, NULL, OPT_HANDSHAKE },
 	{ "keygen-timeout", required_argument, NULL, OPT_KEYGEN },
 	{ "session-timeout", required_argument, NULL, OPT_SESSION },
 	{ "lockout", required_argument, NULL, OPT_LOCKOUT },
@@ -71,8 +73,8 @@ static const char usage_text[] =
 "\t[--issuer-cert cert --issuer-key pem|uri] [--verify cert]...\n"
 "\t[--listen addr] [--port n] [--days n] [--tls1] [--user user]\n"
 "\t[--max-sessions n] [--max-per-addr n] [--idle-timeout s]\n"
-"\t[--keygen-timeout s] [--session-timeout s] [--lockout n]\n"
-"\t[--lockout-time s] [--workers n]\n";
+"\t[--handshake-timeout s] [--keygen-timeout s] [--session-timeout s]\n"
+"\t[--lockout n] [--lockout-time s] [--workers n]\n";
 
 static void __attribute__((noreturn))
 usage(const char *why)
@@ -122,7 +124,7 @@ set_yesno(void *arg, const char *v)
 	return 0;
 }
 
-#define NKEYS	20
+#define NKEYS	21
 
 /* Config file keys (no section): the long option names. */
 static void
@@ -143,6 +145,8 @@ conf_keys(struct config *c, struct conf_key *k)
 		{ "", "max-sessions", conf_set_int, &c->max_sessions },
 		{ "", "max-per-addr", conf_set_int, &c->max_per_addr },
 		{ "", "idle-timeout", conf_set_int, &c->idle_timeout },
+		{ "", "handshake-timeout", conf_set_int,
+		    &c->handshake_timeout },
 		{ "", "keygen-timeout", conf_set_int, &c->keygen_timeout },
 		{ "", "session-timeout", conf_set_int, &c->session_timeout },
 		{ "", "lockout", conf_set_int, &c->lockout },
@@ -193,6 +197,8 @@ opt_apply(struct config *c, int ch, const char *v)
 	    1000000); break;
 	case OPT_IDLE: c->idle_timeout = num("idle-timeout", v, 1, 86400);
 	    break;
+	case OPT_HANDSHAKE: c->handshake_timeout = num("handshake-timeout",
+	    v, 1, 3600); break;
 	case OPT_KEYGEN: c->keygen_timeout = num("keygen-timeout", v, 1,
 	    86400); break;
 	case OPT_SESSION: c->session_timeout = num("session-timeout", v, 1,
@@ -225,6 +231,7 @@ defaults(struct config *c)
 	c->max_sessions = CAPFD_SESSIONS_DEF;
 	c->max_per_addr = CAPFD_PER_ADDR_DEF;
 	c->idle_timeout = CAPFD_IDLE_DEF;
+	c->handshake_timeout = CAPFD_HANDSHAKE_DEF;
 	c->keygen_timeout = CAPFD_KEYGEN_DEF;
 	c->session_timeout = CAPFD_SESSION_DEF;
 	c->lockout = CAPFSM_LOCKOUT_DEF;
@@ -249,6 +256,7 @@ config_check(const struct config *c)
 		    LSC_DAYS_MIN, LSC_DAYS_MAX);
 	if (c->max_sessions < 1 || c->max_per_addr < 1 ||
 	    c->idle_timeout < 1 || c->keygen_timeout < 1 ||
+	    c->handshake_timeout < 1 ||
 	    c->session_timeout < 1 || c->lockout < 0 ||
 	    c->lockout_time < 0 || c->workers < 1 ||
 	    c->workers > CAPFD_WORKERS_MAX)
@@ -499,7 +507,7 @@ main(int argc, char *argv[])
 	struct store		*st = NULL;
 	struct creds		*cr = NULL;
 	struct server		*srv = NULL;
-	int			 r;
+	int			 n, r;
 
 	config_load(&cfg, argc, argv);
 	log_init("capfd", !cfg.foreground,
@@ -508,11 +516,19 @@ main(int argc, char *argv[])
 	    creds_load(&cfg, st, &cr) != 0 ||
 	    server_new(&cfg, st, cr, &srv) != 0)
 		errx(1, "%s", uc_errdetail());
+	/* Sessions a crash or kill left in progress are pending again. */
+	if (store_capf_reset_in_progress(st, (int64_t)time(NULL), &n) != 0)
+		errx(1, "%s", uc_errdetail());
+	if (n > 0)
+		log_info("%d CAPF task%s left in progress by an earlier run "
+		    "reset to pending", n, n == 1 ? "" : "s");
 	creds_unref(cr);	/* the server holds its own reference */
 	if (cfg.user != NULL)
 		drop_privs(cfg.user);
 	if (!cfg.foreground && daemon(0, 0) == -1)
 		err(1, "daemon");
+	if (server_start(srv) != 0)
+		errx(1, "%s", uc_errdetail());
 	rc.cfg = &cfg;
 	rc.store = st;
 	server_on_reload(srv, reload, &rc);

@@ -17,7 +17,9 @@
 
 #define CAPFD_PORT_DEF		3804	/* spec 1 */
 #define CAPFD_SESSIONS_DEF	1024	/* concurrent connections */
-#define CAPFD_PER_ADDR_DEF	256	/* per peer address (NAT, test rigs) */
+#define CAPFD_PER_ADDR_DEF	32	/* per peer address (NAT, test rigs) */
+#define CAPFD_HANDSHAKE_DEF	10	/* seconds for the TLS handshake */
+#define CAPFD_QUEUE_MAX		1024	/* jobs waiting for a worker */
 #define CAPFD_IDLE_DEF		30	/* seconds a phone may stay silent */
 #define CAPFD_KEYGEN_DEF	120	/* seconds for KEY_GENERATE_RESPONSE */
 #define CAPFD_SESSION_DEF	300	/* seconds for a whole session */
@@ -42,6 +44,7 @@ struct config {
 	int		 max_sessions;
 	int		 max_per_addr;
 	int		 idle_timeout;
+	int		 handshake_timeout;
 	int		 keygen_timeout;
 	int		 session_timeout;
 	int		 lockout;
@@ -78,6 +81,8 @@ struct server;
 /* server.c */
 int		 server_new(const struct config *, struct store *,
 		    struct creds *, struct server **);
+/* After daemon(3): event_reinit, then the worker threads. */
+int		 server_start(struct server *);
 int		 server_run(struct server *);
 void		 server_free(struct server *);
 /* SIGHUP: fn(arg, &new) builds new credentials; 0 = use them. */

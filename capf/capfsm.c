@@ -75,6 +75,9 @@ struct capfsm_job {
 	uint8_t			 pw[CAPF_PASSWORD_MAX];	/* wiped */
 	size_t			 pwlen;
 	int			 nopw;		/* element 11 missing */
+	int			 lsc_known;	/* JOB_CERT: the certificate is
+						   an LSC of the device on
+						   record (issued/installed) */
 	uint8_t			*msg;		/* JOB_CERT: AUTH_RESPONSE */
 	size_t			 msglen;
 	EVP_PKEY		*pub;		/* JOB_ISSUE: phone's key */
@@ -100,6 +103,7 @@ struct capfsm {
 	int			 key_bits;
 	int			 curve;
 	int			 began;		/* store_capf_begin done */
+	int			 claimed;	/* device in ctx->busy */
 	int			 rip;		/* REQUEST_IN_PROGRESS seen */
 	int			 end_reason;	/* -1: none sent */
 	unsigned		 nunknown;	/* unknown elements skipped */
@@ -109,6 +113,89 @@ struct capfsm {
 	struct capfsm_job	*job;
 	struct wbuf		 wb[CAPFSM_OUT_MAX];
 };
+
+#define BUSY_BUCKETS	1024
+
+struct busy_node {
+	struct busy_node	*next;
+	char			 device[CAPF_NAME_MAX];
+};
+
+struct capfsm_busy {
+	struct busy_node	*b[BUSY_BUCKETS];
+};
+
+int
+capfsm_busy_new(struct capfsm_busy **out)
+{
+	if ((*out = calloc(1, sizeof(**out))) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "CAPF busy devices");
+	return 0;
+}
+
+void
+capfsm_busy_free(struct capfsm_busy *bs)
+{
+	struct busy_node	*n;
+	size_t			 i;
+
+	if (bs == NULL)
+		return;
+	for (i = 0; i < BUSY_BUCKETS; i++)
+		while ((n = bs->b[i]) != NULL) {
+			bs->b[i] = n->next;
+			free(n);
+		}
+	free(bs);
+}
+
+static struct busy_node **
+busy_slot(struct capfsm_busy *bs, const char *device)
+{
+	struct busy_node	**np;
+	const unsigned char	*p;
+	uint32_t		 h = 2166136261u;
+
+	for (p = (const unsigned char *)device; *p != '\0'; p++)
+		h = (h ^ *p) * 16777619u;
+	for (np = &bs->b[h % BUSY_BUCKETS]; *np != NULL; np = &(*np)->next)
+		if (strcmp((*np)->device, device) == 0)
+			break;
+	return np;
+}
+
+/* The session's device into the busy set: 0, 1 taken, or UC_ERR_ALLOC. */
+static int
+sm_claim(struct capfsm *sm)
+{
+	struct capfsm_busy	*bs = sm->ctx->busy;
+	struct busy_node	**np, *n;
+
+	if (bs == NULL || sm->claimed)
+		return 0;
+	if (*(np = busy_slot(bs, sm->device)) != NULL)
+		return 1;
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "CAPF busy devices");
+	memcpy(n->device, sm->device, sizeof(n->device));
+	*np = n;
+	sm->claimed = 1;
+	return 0;
+}
+
+static void
+sm_release(struct capfsm *sm)
+{
+	struct busy_node	**np, *n;
+
+	if (!sm->claimed)
+		return;
+	sm->claimed = 0;
+	if ((n = *(np = busy_slot(sm->ctx->busy, sm->device))) != NULL) {
+		*np = n->next;
+		free(n);
+	}
+}
 
 static int64_t
 sm_now(const struct capfsm *sm)
@@ -202,6 +289,7 @@ sm_end(struct capfsm *sm, struct capfsm_out *out, int reason)
 
 	sm->state = ST_DONE;
 	sm->end_reason = reason;
+	sm_release(sm);
 	out->close = 1;
 	if (out->job != NULL)
 		return uc_fail(UC_ERR_INTERNAL, "CAPF session: end with a job");
@@ -400,19 +488,27 @@ device_mac(const char *device)
 
 /*
  * The certificate belongs to the device: an LSC's CN is the device
- * name; a MIC's CN contains its MAC (CP-8865-SEP<MAC>), spec 8.3 step 1.
+ * name; a MIC's CN ends with the device name SEP<MAC> in any case
+ * (CP-8865-SEP<MAC>), spec 8.3 step 1.  A device not named SEP<MAC>
+ * cannot use a MIC: nothing binds one to it.
  */
 static int
 cert_owner(X509 *x, const char *device, int lsc, char *why, size_t sz)
 {
 	char	 cn[CN_MAX];
+	size_t	 n, dn = strlen(device);
 
+	if (!lsc && device_mac(device) == device) {
+		snprintf(why, sz, "MIC auth needs a device named SEP<MAC>");
+		return UC_ERR_POLICY;
+	}
 	if (cert_cn(x, cn, sizeof(cn)) != 0) {
 		snprintf(why, sz, "no single usable CN");
 		return UC_ERR_POLICY;
 	}
+	n = strlen(cn);
 	if (lsc ? strcmp(cn, device) != 0 :
-	    strcasestr(cn, device_mac(device)) == NULL) {
+	    n < dn || strcasecmp(cn + n - dn, device) != 0) {
 		snprintf(why, sz, "CN does not name the device");
 		return UC_ERR_POLICY;
 	}
@@ -462,6 +558,12 @@ job_cert_main(struct capfsm_job *j, const struct capf_msg *m, char *why,
 	    lsc, why + len, sz - len)) != 0 ||
 	    (r = cert_owner(x, j->device, lsc, why + len, sz - len)) != 0)
 		goto out;
+	if (lsc && !j->lsc_known) {
+		snprintf(why + len, sz - len, "not on record as issued to "
+		    "or installed on the device");
+		r = UC_ERR_POLICY;
+		goto out;
+	}
 	if ((r = capf_auth_data(j->device, m->cert.p, m->cert.len, &data,
 	    &dlen)) != 0) {
 		snprintf(why, sz, "%s", uc_errdetail());
@@ -713,6 +815,41 @@ auth_password(struct capfsm *sm, const struct capf_msg *m,
 	return 0;
 }
 
+/*
+ * The certificate in element 4 is a certificate the store holds for
+ * the device, issued or installed (not deleted, not merely fetched),
+ * byte for byte.  Owner thread (the store); the job checks the rest.
+ */
+static int
+lsc_on_record(struct capfsm *sm, const struct capf_msg *m)
+{
+	struct store_cert	 c, row;
+	X509			*x = NULL, *y = NULL;
+	int			 ok = 0;
+
+	memset(&row, 0, sizeof(row));
+	if (cert_from_der(m->cert.p, m->cert.len, &x) != 0 ||
+	    cert_row(x, m->cert.p, m->cert.len, sm->device, STORE_CERT_ISSUED,
+	    0, &c) != 0) {
+		ERR_clear_error();
+		X509_free(x);
+		return 0;
+	}
+	if (store_cert_get(sm->ctx->store, c.serial, &row) == 0 &&
+	    strcmp(row.device, sm->device) == 0 &&
+	    (row.state == STORE_CERT_ISSUED ||
+	    row.state == STORE_CERT_INSTALLED) && row.pem != NULL &&
+	    cert_from_mem((const uint8_t *)row.pem, strlen(row.pem),
+	    &y) == 0 && X509_cmp(x, y) == 0)
+		ok = 1;
+	ERR_clear_error();
+	X509_free(y);
+	X509_free(x);
+	store_cert_clear(&c);
+	store_cert_clear(&row);
+	return ok;
+}
+
 /* Certificate modes: elements 4, 6, 20 required (spec 8.3). */
 static int
 auth_cert(struct capfsm *sm, const uint8_t *buf, size_t len,
@@ -737,6 +874,8 @@ auth_cert(struct capfsm *sm, const uint8_t *buf, size_t len,
 	}
 	memcpy(j->msg, buf, len);
 	j->msglen = len;
+	if (sm->auth == CAPF_AUTH_LSC || sm->auth == CAPF_AUTH_LSC_OR_MIC)
+		j->lsc_known = lsc_on_record(sm, m);
 	sm_job(sm, out, j, ST_AUTH_JOB);
 	return 0;
 }
@@ -809,6 +948,14 @@ in_auth(struct capfsm *sm, const uint8_t *buf, size_t len,
 	}
 	if (r != 0)
 		return sm_proto(sm, out, "store: %s", uc_errdetail());
+	if ((r = sm_claim(sm)) < 0)
+		return r;
+	if (r == 1) {
+		OPENSSL_cleanse(t.pwhash, sizeof(t.pwhash));
+		set_words(sm, "another session for this device is in "
+		    "progress");
+		return sm_end(sm, out, CAPF_R_FAIL);
+	}
 	sm->known = 1;
 	sm->op = t.op;
 	sm->auth = t.auth;
@@ -971,6 +1118,7 @@ in_fetch(struct capfsm *sm, const struct capf_msg *m, struct capfsm_out *out)
 	X509			*x = NULL;
 	uint8_t			*der = NULL;
 	size_t			 derlen = 0;
+	char			 why[96];
 	int			 r;
 
 	if (m->cmd != CAPF_FETCH_CERT_RESPONSE)
@@ -998,10 +1146,19 @@ in_fetch(struct capfsm *sm, const struct capf_msg *m, struct capfsm_out *out)
 		    uc_errdetail());
 	}
 	free(der);
+	r = cert_owner(x, sm->device, 1, why, sizeof(why));
 	X509_free(x);
 	snprintf(sm->serial, sizeof(sm->serial), "%s", c.serial);
+	if (r != 0) {
+		store_cert_clear(&c);
+		return sm_proto(sm, out, "fetched certificate %s refused: %s",
+		    sm->serial, why);
+	}
 	r = store_cert_fetched(sm->ctx->store, &c, sm_now(sm));
 	store_cert_clear(&c);
+	if (r == UC_ERR_POLICY)
+		return sm_proto(sm, out, "fetched certificate %s refused: %s",
+		    sm->serial, uc_errdetail());
 	if (r != 0)
 		return sm_proto(sm, out, "store: %s", uc_errdetail());
 	sm->began = 0;
@@ -1111,9 +1268,20 @@ capfsm_input(struct capfsm *sm, const uint8_t *buf, size_t len,
 static int
 done_auth(struct capfsm *sm, struct capfsm_job *j, struct capfsm_out *out)
 {
-	int	 locked = 0, n;
+	struct capf_task	 t;
+	int64_t			 now = sm_now(sm);
+	int			 locked = 0, n;
 
 	if (j->r == 0) {
+		/* A lock set while the hash ran (another session) holds. */
+		memset(&t, 0, sizeof(t));
+		if (store_capf_get(sm->ctx->store, sm->device, &t) != 0)
+			return sm_proto(sm, out, "store: %s", uc_errdetail());
+		OPENSSL_cleanse(t.pwhash, sizeof(t.pwhash));
+		if (t.locked_until > now)
+			return sm_proto(sm, out, "device locked out for %lld s "
+			    "after wrong auth strings", (long long)
+			    (t.locked_until - now));
 		if (sm->auth == CAPF_AUTH_PASSWORD &&
 		    store_capf_auth_ok(sm->ctx->store, sm->device) != 0)
 			return sm_proto(sm, out, "store: %s", uc_errdetail());
@@ -1186,6 +1354,15 @@ capfsm_job_done(struct capfsm *sm, struct capfsm_out *out)
 	return r;
 }
 
+/* The job will not run (capfsm.h). */
+int
+capfsm_job_cancel(struct capfsm *sm, const char *why, struct capfsm_out *out)
+{
+	job_free(sm->job);
+	sm->job = NULL;
+	return capfsm_abort(sm, why, out);
+}
+
 /* End early (capfsm.h). */
 int
 capfsm_abort(struct capfsm *sm, const char *why, struct capfsm_out *out)
@@ -1200,6 +1377,7 @@ capfsm_abort(struct capfsm *sm, const char *why, struct capfsm_out *out)
 	set_words(sm, "%s", why);
 	sm_record(sm, CAPF_ST_FAILED);
 	sm->state = ST_DONE;
+	sm_release(sm);
 	if (out == NULL)
 		return 0;
 	return sm_end(sm, out, CAPF_R_FAIL);
@@ -1265,6 +1443,7 @@ capfsm_free(struct capfsm *sm)
 		return;
 	if (sm->state != ST_DONE)
 		(void)capfsm_abort(sm, "connection closed", NULL);
+	sm_release(sm);
 	job_free(sm->job);
 	for (i = 0; i < CAPFSM_OUT_MAX; i++)
 		wbuf_free(&sm->wb[i]);

@@ -56,6 +56,9 @@ struct capfsm_ctx {
 	int64_t		 now;		/* fixed clock for tests; 0 = time(3) */
 	struct capfsm_keydec *keydec;	/* owner thread; NULL: decode each
 					   phone key from scratch */
+	struct capfsm_busy *busy;	/* owner thread; devices with a
+					   session past AUTH_RESPONSE (one
+					   at a time); NULL: no check */
 };
 
 /* What the session waits for: decides the caller's timeout. */
@@ -103,6 +106,11 @@ void	 capfsm_job_run(struct capfsm_job *);
 /* The session's job has run: its results go to the store and out. */
 int	 capfsm_job_done(struct capfsm *, struct capfsm_out *);
 /*
+ * The session's job will not run (queue full, connection gone): free
+ * it and end the session as capfsm_abort does.  No capfsm_job_done.
+ */
+int	 capfsm_job_cancel(struct capfsm *, const char *, struct capfsm_out *);
+/*
  * End the session early (timeout, framing error, peer gone): record the
  * failure why in the store, and, when out is not NULL, queue
  * END_SESSION {reason 7}.  With a job out, the job's result is dropped
@@ -128,6 +136,17 @@ struct capfsm_keydec;
 
 int	 capfsm_keydec_new(struct capfsm_keydec **);
 void	 capfsm_keydec_free(struct capfsm_keydec *);
+
+/*
+ * The set of devices with a session in progress (ctx->busy): a second
+ * session for a device ends with END_SESSION 7 while the first one
+ * lasts, so lockout counting and the task row have one owner.  Owner
+ * thread only.  Returns 0 and *out, or UC_ERR_ALLOC.
+ */
+struct capfsm_busy;
+
+int	 capfsm_busy_new(struct capfsm_busy **);
+void	 capfsm_busy_free(struct capfsm_busy *);
 
 /*
  * The trust material: lsc holds the LSC issuer alone; mic holds the

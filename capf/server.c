@@ -6,7 +6,8 @@
  * (PBKDF2, signature checks, LSC signing) goes to a pool of worker
  * threads through a mutex+condvar queue and comes back through an
  * event made active from the worker.  A connection that closes while
- * its job runs is kept (marked dead) until the job returns, then freed.
+ * its job runs is kept (marked dead, still counted against the caps)
+ * until the job returns, then freed; a job still queued is dropped.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -63,6 +64,9 @@ struct conn {
 	char			 peerstr[PEERSTR_MAX];
 	struct timespec		 t0;
 	int			 tls_up;	/* handshake done */
+	int			 slot;		/* in srv->nconns until freed */
+	int			 queued;	/* job in pool todo (pool mu) */
+	struct event		*hs_ev;		/* handshake deadline */
 	int			 counted;	/* in a per-address bucket */
 	int			 closing;	/* close once output drains */
 	int			 dead;		/* closed; job still out */
@@ -76,6 +80,8 @@ struct pool {
 	pthread_cond_t		 cv;
 	struct connq		 todo;
 	struct connq		 done;
+	int			 ntodo;		/* jobs queued, not started */
+	int			 max;		/* cap on ntodo */
 	int			 stop;
 	pthread_t		*th;
 	int			 nth;
@@ -196,6 +202,8 @@ worker(void *arg)
 			break;
 		c = TAILQ_FIRST(&p->todo);
 		TAILQ_REMOVE(&p->todo, c, qentry);
+		c->queued = 0;
+		p->ntodo--;
 		pthread_mutex_unlock(&p->mu);
 		capfsm_job_run(c->job);
 		pthread_mutex_lock(&p->mu);
@@ -206,15 +214,43 @@ worker(void *arg)
 	return NULL;
 }
 
-static void
+/* Queue c's job; -1 when the queue is full. */
+static int
 pool_submit(struct server *srv, struct conn *c)
 {
 	struct pool	*p = &srv->pool;
+	int		 r = -1;
 
 	pthread_mutex_lock(&p->mu);
-	TAILQ_INSERT_TAIL(&p->todo, c, qentry);
-	pthread_cond_signal(&p->cv);
+	if (p->ntodo < p->max) {
+		TAILQ_INSERT_TAIL(&p->todo, c, qentry);
+		c->queued = 1;
+		p->ntodo++;
+		pthread_cond_signal(&p->cv);
+		r = 0;
+	}
 	pthread_mutex_unlock(&p->mu);
+	return r;
+}
+
+/* Take c's job back if no worker has started it: 1 taken, else 0. */
+static int
+pool_unqueue(struct server *srv, struct conn *c)
+{
+	struct pool	*p = &srv->pool;
+	int		 r = 0;
+
+	if (p->done_ev == NULL)
+		return 0;
+	pthread_mutex_lock(&p->mu);
+	if (c->queued) {
+		TAILQ_REMOVE(&p->todo, c, qentry);
+		c->queued = 0;
+		p->ntodo--;
+		r = 1;
+	}
+	pthread_mutex_unlock(&p->mu);
+	return r;
 }
 
 static void	done_cb(evutil_socket_t, short, void *);
@@ -228,6 +264,7 @@ pool_start(struct server *srv)
 	if (pthread_mutex_init(&p->mu, NULL) != 0 ||
 	    pthread_cond_init(&p->cv, NULL) != 0)
 		return uc_fail(UC_ERR_INTERNAL, "worker pool: mutex/condvar");
+	p->max = CAPFD_QUEUE_MAX;
 	if ((p->done_ev = event_new(srv->base, -1, EV_READ, done_cb,
 	    srv)) == NULL)
 		return uc_fail(UC_ERR_ALLOC, "worker pool");
@@ -290,20 +327,28 @@ conn_uncount(struct conn *c)
 	}
 }
 
-/* Free what is left of a connection whose job is not out. */
+/*
+ * Free what is left of a connection whose job is not out; only now
+ * does it leave the connection caps.
+ */
 static void
 conn_free(struct conn *c)
 {
+	conn_uncount(c);
+	if (c->slot)
+		c->srv->nconns--;
+	if (c->hs_ev != NULL)
+		event_free(c->hs_ev);
 	capfsm_free(c->sm);
 	creds_unref(c->creds);
 	free(c);
 }
 
 /*
- * Close: one log line, the socket and TLS go, the slot is released.
- * The struct stays valid (bev NULL) until the reaper runs, or, while a
- * job is out (dead), until the job returns; callers up the stack may
- * still look at it.
+ * Close: one log line, the socket and TLS go, a job no worker has
+ * started is dropped.  The struct, and its slot under the caps, stay
+ * (bev NULL) until the reaper runs, or, while a job runs (dead), until
+ * it returns; callers up the stack may still look at it.
  */
 static void
 conn_close(struct conn *c, const char *why)
@@ -313,9 +358,15 @@ conn_close(struct conn *c, const char *why)
 
 	if (c->bev == NULL)
 		return;
+	if (c->job != NULL && pool_unqueue(srv, c)) {
+		c->job = NULL;		/* never ran: drop it */
+		(void)capfsm_job_cancel(c->sm, why, NULL);
+	}
 	if (capfsm_wait(c->sm) != CAPFSM_WAIT_NONE)
 		(void)capfsm_abort(c->sm, why, NULL);
 	conn_log(c);
+	if (c->hs_ev != NULL)
+		event_del(c->hs_ev);
 	if (c->tls_up && (ssl = bufferevent_openssl_get_ssl(c->bev)) != NULL) {
 		(void)SSL_shutdown(ssl);	/* close_notify, best effort */
 		ERR_clear_error();
@@ -323,8 +374,7 @@ conn_close(struct conn *c, const char *why)
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	TAILQ_REMOVE(&srv->conns, c, entry);
-	conn_uncount(c);
-	srv->nconns--;
+	/* Still counted (nconns, per address) until conn_free. */
 	if (c->job != NULL)
 		c->dead = 1;
 	else {
@@ -369,7 +419,9 @@ conn_timeouts(struct conn *c)
 static void
 conn_out(struct conn *c, int r, const struct capfsm_out *out)
 {
-	int	 i;
+	struct capfsm_out	 out2;
+	struct timeval		 wr;
+	int			 i;
 
 	if (r != 0) {
 		(void)capfsm_abort(c->sm, uc_errdetail(), NULL);
@@ -398,7 +450,20 @@ conn_out(struct conn *c, int r, const struct capfsm_out *out)
 		 * watermark, until the job is back.
 		 */
 		c->job = out->job;
-		pool_submit(c->srv, c);
+		if (pool_submit(c->srv, c) != 0) {
+			c->job = NULL;
+			r = capfsm_job_cancel(c->sm, "too many jobs queued, "
+			    "server busy", &out2);
+			conn_out(c, r, &out2);
+			return;
+		}
+		/*
+		 * No idle timeout while the job waits in the queue; the
+		 * session timeout still applies.
+		 */
+		wr.tv_sec = c->srv->cfg->idle_timeout;
+		wr.tv_usec = 0;
+		bufferevent_set_timeouts(c->bev, NULL, &wr);
 		return;
 	}
 	conn_timeouts(c);
@@ -494,6 +559,7 @@ event_cb(struct bufferevent *bev, short what, void *arg)
 
 	if (what & BEV_EVENT_CONNECTED) {
 		c->tls_up = 1;
+		event_del(c->hs_ev);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
@@ -563,11 +629,24 @@ session_id(void)
 	return id;
 }
 
+/* --handshake-timeout: slow handshakes do not hold a slot for long. */
+static void
+hs_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)fd;
+	(void)what;
+	if (!c->tls_up)
+		conn_close(c, "TLS handshake timeout");
+}
+
 /* Start the TLS connection and its session (AUTH_REQUEST queued). */
 static int
 conn_start(struct server *srv, struct conn *c, evutil_socket_t fd)
 {
 	struct capfsm_out	 out;
+	struct timeval		 hs;
 	SSL			*ssl;
 	int			 r;
 
@@ -583,6 +662,11 @@ conn_start(struct server *srv, struct conn *c, evutil_socket_t fd)
 		return uc_fail(UC_ERR_ALLOC, "bufferevent");
 	}
 	c->creds = creds_ref(srv->creds);
+	hs.tv_sec = srv->cfg->handshake_timeout;
+	hs.tv_usec = 0;
+	if ((c->hs_ev = evtimer_new(srv->base, hs_cb, c)) == NULL ||
+	    evtimer_add(c->hs_ev, &hs) != 0)
+		return uc_fail(UC_ERR_ALLOC, "handshake timer");
 	if ((r = capfsm_new(&srv->ctx, &c->creds->cc, session_id(), &c->sm,
 	    &out)) != 0)
 		return r;
@@ -626,12 +710,11 @@ accept_cb(struct evconnlistener *lis, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&srv->conns, c, entry);
 	LIST_INSERT_HEAD(&srv->buckets[b], c, bentry);
 	c->counted = 1;
+	c->slot = 1;
 	srv->nconns++;
 	if (conn_start(srv, c, fd) != 0) {
 		log_warnx("%s: %s", c->peerstr, uc_errdetail());
 		TAILQ_REMOVE(&srv->conns, c, entry);
-		conn_uncount(c);
-		srv->nconns--;
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);
 		conn_free(c);
@@ -772,9 +855,9 @@ timers_start(struct server *srv)
 }
 
 /*
- * Bind, and set up the loop and the workers.  cfg, store and creds are
- * borrowed (the server takes its own reference on creds).  Returns 0
- * and *out, or UC_ERR_*.
+ * Bind and set up the loop (no threads yet: server_start).  cfg,
+ * store and creds are borrowed (the server takes its own reference on
+ * creds).  Returns 0 and *out, or UC_ERR_*.
  */
 int
 server_new(const struct config *cfg, struct store *store, struct creds *cr,
@@ -806,14 +889,27 @@ server_new(const struct config *cfg, struct store *store, struct creds *cr,
 		goto fail;
 	}
 	if ((r = listen_open(srv)) != 0 || (r = timers_start(srv)) != 0 ||
-	    (r = pool_start(srv)) != 0 ||
-	    (r = capfsm_keydec_new(&srv->ctx.keydec)) != 0)
+	    (r = capfsm_keydec_new(&srv->ctx.keydec)) != 0 ||
+	    (r = capfsm_busy_new(&srv->ctx.busy)) != 0)
 		goto fail;
 	*out = srv;
 	return 0;
 fail:
 	server_free(srv);
 	return r;
+}
+
+/*
+ * After daemon(3): the event loop's kernel state is made again in this
+ * process, then the worker threads start (threads do not survive a
+ * fork).  Returns 0 or UC_ERR_*.
+ */
+int
+server_start(struct server *srv)
+{
+	if (event_reinit(srv->base) != 0)
+		return uc_fail(UC_ERR_INTERNAL, "event_reinit");
+	return pool_start(srv);
 }
 
 void
@@ -853,6 +949,7 @@ server_free(struct server *srv)
 	TAILQ_CONCAT(&srv->pool.todo, &srv->pool.done, qentry);
 	while ((c = TAILQ_FIRST(&srv->pool.todo)) != NULL) {
 		TAILQ_REMOVE(&srv->pool.todo, c, qentry);
+		c->queued = 0;
 		if (c->dead)
 			conn_free(c);	/* capfsm_free frees the job */
 	}
@@ -878,5 +975,6 @@ server_free(struct server *srv)
 		event_base_free(srv->base);
 	creds_unref(srv->creds);
 	capfsm_keydec_free(srv->ctx.keydec);
+	capfsm_busy_free(srv->ctx.busy);
 	free(srv);
 }

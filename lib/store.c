@@ -133,6 +133,7 @@ enum st_id {
 	ST_CAPF_FINISH,
 	ST_CAPF_UNLOCK,
 	ST_CAPF_EXPIRE,
+	ST_CAPF_RESET,
 	ST_CAPF_DONE,
 	ST_CERT_ADD,
 	ST_CERT_INSTALLED,
@@ -191,6 +192,9 @@ static const char *const st_sql[ST__MAX] = {
 	[ST_CAPF_EXPIRE] = "UPDATE capf_tasks SET status = 4, "
 	    "reason = 'deadline passed', updated = ?1 "
 	    "WHERE status IN (0, 1, 3) AND deadline != 0 AND deadline < ?1",
+	[ST_CAPF_RESET] = "UPDATE capf_tasks SET status = 0, "
+	    "reason = 'interrupted (capfd restarted)', updated = ?1 "
+	    "WHERE status = 1",
 	[ST_CAPF_DONE] = "UPDATE capf_tasks SET op = 0, status = 2, "
 	    "reason = '', auth_fails = 0, updated = ?2 WHERE device = ?1",
 	[ST_CERT_ADD] = "INSERT INTO certificates (" CERT_COLS ") VALUES "
@@ -1335,6 +1339,30 @@ store_capf_expire(struct store *s, int64_t now, int *count)
 	else
 		r = st_exec(s, st, sqlite3_bind_int64(st, 1, now), &n,
 		    "expire CAPF tasks", "");
+	if ((r = tx_end(s, r)) == 0 && count != NULL)
+		*count = n;
+	return r;
+}
+
+/*
+ * Start-up of the CAPF server: tasks left in progress by a crash or a
+ * kill go back to pending; *count (if not NULL) gets how many.
+ */
+int
+store_capf_reset_in_progress(struct store *s, int64_t now, int *count)
+{
+	sqlite3_stmt	*st;
+	int		 r, n = 0;
+
+	if (count != NULL)
+		*count = 0;
+	if ((r = tx_begin(s)) != 0)
+		return r;
+	if ((st = stmt(s, ST_CAPF_RESET)) == NULL)
+		r = UC_ERR_IO;
+	else
+		r = st_exec(s, st, sqlite3_bind_int64(st, 1, now), &n,
+		    "reset CAPF tasks in progress", "");
 	if ((r = tx_end(s, r)) == 0 && count != NULL)
 		*count = n;
 	return r;

@@ -147,6 +147,8 @@ int	 store_capf_finish(struct store *, const char *, int, const char *,
 int	 store_capf_unlock(struct store *, const char *);
 /* Mark expired every pending task whose deadline is before now. */
 int	 store_capf_expire(struct store *, int64_t, int *);
+/* Start-up: tasks in progress (a crash) back to pending; how many. */
+int	 store_capf_reset_in_progress(struct store *, int64_t, int *);
 /* Bulk import: begin/commit around many puts (one transaction). */
 int	 store_begin(struct store *);
 int	 store_commit(struct store *);

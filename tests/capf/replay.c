@@ -71,7 +71,16 @@ struct rcase {
 	int		(*edit)(struct transcript *);
 	/* Check the store afterwards; 0 = good. */
 	int		(*check)(struct store *, const struct rcase *);
+	/* An LSC (vector name) on record for DEV_OTHER before. */
+	const char	*othercert;
+	/* Drive sessions by hand instead of replaying; 0 = good. */
+	int		(*drive)(struct store *, const struct capfsm_ctx *,
+			    const struct capfsm_creds *,
+			    const struct transcript *, const struct rcase *);
 };
+
+#define DEV_OTHER	"SEP0011223344EF"
+
 
 static char	 failmsg[512];
 static const char *vecdir;
@@ -543,6 +552,12 @@ setup(struct store *st, const struct rcase *c)
 		return fail("setup: %s", uc_errdetail());
 	if (store_capf_put(st, &t, c->password) != 0)
 		return fail("setup: %s", uc_errdetail());
+	if (c->othercert != NULL) {
+		snprintf(t.device, sizeof(t.device), "%s", DEV_OTHER);
+		if (store_capf_put(st, &t, NULL) != 0 ||
+		    add_cert(st, DEV_OTHER, c->othercert) != 0)
+			return fail("setup: %s", uc_errdetail());
+	}
 	if (c->trust_mfg && add_trust(st, "mfg-ca.crt") != 0)
 		return -1;
 	return 0;
@@ -569,6 +584,7 @@ run_case(const struct rcase *c)
 	int			 i, r = -1;
 
 	memset(&cr, 0, sizeof(cr));
+	memset(&ctx, 0, sizeof(ctx));
 	if (mkdtemp(dir) == NULL)
 		return fail("mkdtemp");
 	snprintf(db, sizeof(db), "%s/capf.db", dir);
@@ -595,11 +611,20 @@ run_case(const struct rcase *c)
 	ctx.lockout = c->lockout != 0 ? c->lockout : CAPFSM_LOCKOUT_DEF;
 	ctx.lockout_secs = CAPFSM_LOCKOUT_SECS_DEF;
 	ctx.now = REPLAY_NOW;
-	for (i = 0; i < (c->runs > 0 ? c->runs : 1); i++)
-		if (session(&ctx, &cr, &t) != 0)
+	if (capfsm_busy_new(&ctx.busy) != 0) {
+		fail("busy: %s", uc_errdetail());
+		goto out;
+	}
+	if (c->drive != NULL) {
+		if (c->drive(st, &ctx, &cr, &t, c) != 0)
 			goto out;
+	} else
+		for (i = 0; i < (c->runs > 0 ? c->runs : 1); i++)
+			if (session(&ctx, &cr, &t) != 0)
+				goto out;
 	r = c->check != NULL ? c->check(st, c) : 0;
 out:
+	capfsm_busy_free(ctx.busy);
 	X509_STORE_free(cr.lsc_store);
 	X509_STORE_free(cr.mic_store);
 	store_close(st);
@@ -744,6 +769,19 @@ check_failed(struct store *st, const struct rcase *c)
 		    "\"%s\"", t.op, t.status, t.reason);
 	if (s.n != (c->precert != NULL))
 		return fail("%d certificates after a failure", s.n);
+	return 0;
+}
+
+/* A fetched certificate refused: failed, and the reason says so. */
+static int
+check_fetch_refused(struct store *st, const struct rcase *c)
+{
+	struct capf_task	 t;
+
+	if (check_failed(st, c) != 0 || task_get(st, c->device, &t) != 0)
+		return -1;
+	if (strstr(t.reason, "refused") == NULL)
+		return fail("reason \"%s\"", t.reason);
 	return 0;
 }
 
@@ -966,6 +1004,181 @@ wrong_key(struct transcript *t)
 	return r;
 }
 
+/* Fetch: the server must end with 7 after FETCH_CERTIFICATE_RESPONSE. */
+static int
+fetch_end7(struct transcript *t)
+{
+	return cut_end(t, 4, CAPF_R_FAIL);
+}
+
+/* The phone calls itself ...CE but holds the LSC of ...CC. */
+static int
+fetch_other_cn(struct transcript *t)
+{
+	size_t	 off = elem_off(t, 1, CAPF_T_DEVICE);
+
+	if (off == 0 || t->m[1].p[off + 14] != 'C')
+		return fail("no element device SEP0011223344CC");
+	t->m[1].p[off + 14] = 'E';
+	return fetch_end7(t);
+}
+
+/* out is END_SESSION {reason} alone, and the connection closes. */
+static int
+is_end(const struct capfsm_out *out, uint8_t reason)
+{
+	if (out->nmsg != 1 || !out->close || out->job != NULL ||
+	    out->msg[0][1] != CAPF_END_SESSION ||
+	    out->msg[0][out->len[0] - 1] != reason)
+		return fail("want END_SESSION %u alone (%d messages, close "
+		    "%d)", reason, out->nmsg, out->close);
+	return 0;
+}
+
+/* The session's summary line contains words. */
+static int
+says(const struct capfsm *sm, const char *words)
+{
+	char	 line[512];
+
+	capfsm_summary(sm, line, sizeof(line));
+	if (strstr(line, words) == NULL)
+		return fail("summary \"%s\" lacks \"%s\"", line, words);
+	return 0;
+}
+
+/* A session that sent AUTH_RESPONSE (message 2 of t). */
+static int
+open_auth(const struct capfsm_ctx *ctx, const struct capfsm_creds *cr,
+    const struct transcript *t, struct capfsm **sm, struct capfsm_out *out)
+{
+	if (capfsm_new(ctx, cr, t->session, sm, out) != 0)
+		return fail("capfsm_new: %s", uc_errdetail());
+	if (capfsm_input(*sm, t->m[1].p, t->m[1].len, out) != 0)
+		return fail("input: %s", uc_errdetail());
+	return 0;
+}
+
+/*
+ * Two phones for one device: while the first one's auth job is out,
+ * the second ends with 7 (no lockout bypass by parallel guesses); the
+ * first goes on, and once it is gone the device is free again.
+ */
+static int
+drive_busy(struct store *st, const struct capfsm_ctx *ctx,
+    const struct capfsm_creds *cr, const struct transcript *t,
+    const struct rcase *c)
+{
+	struct capfsm		*a = NULL, *b = NULL, *d = NULL;
+	struct capfsm_out	 oa, ob, od;
+	int			 r = -1;
+
+	(void)st;
+	(void)c;
+	if (open_auth(ctx, cr, t, &a, &oa) != 0)
+		goto out;
+	if (oa.job == NULL) {
+		fail("first session: no auth job");
+		goto out;
+	}
+	if (open_auth(ctx, cr, t, &b, &ob) != 0 ||
+	    is_end(&ob, CAPF_R_FAIL) != 0 ||
+	    says(b, "another session for this device is in progress") != 0)
+		goto out;
+	capfsm_job_run(oa.job);
+	if (capfsm_job_done(a, &oa) != 0) {
+		fail("job_done: %s", uc_errdetail());
+		goto out;
+	}
+	if (oa.nmsg != 1 || oa.close || oa.msg[0][1] != CAPF_KEY_GEN_REQUEST) {
+		fail("first session after auth: %d messages, close %d",
+		    oa.nmsg, oa.close);
+		goto out;
+	}
+	capfsm_free(a);
+	a = NULL;
+	if (open_auth(ctx, cr, t, &d, &od) != 0)
+		goto out;
+	if (od.job == NULL) {
+		fail("third session refused after the first ended");
+		goto out;
+	}
+	r = 0;
+out:
+	capfsm_free(a);
+	capfsm_free(b);
+	capfsm_free(d);
+	return r;
+}
+
+/*
+ * A lock set while the PBKDF2 job ran (wrong guesses elsewhere) holds:
+ * the right auth string is not accepted.
+ */
+static int
+drive_relock(struct store *st, const struct capfsm_ctx *ctx,
+    const struct capfsm_creds *cr, const struct transcript *t,
+    const struct rcase *c)
+{
+	struct capfsm		*a = NULL;
+	struct capfsm_out	 oa;
+	int			 locked = 0, r = -1;
+
+	if (open_auth(ctx, cr, t, &a, &oa) != 0)
+		goto out;
+	if (oa.job == NULL) {
+		fail("no auth job");
+		goto out;
+	}
+	if (store_capf_auth_fail(st, c->device, 1, 900, REPLAY_NOW,
+	    &locked) != 0 || !locked) {
+		fail("lock: %s", uc_errdetail());
+		goto out;
+	}
+	capfsm_job_run(oa.job);
+	if (capfsm_job_done(a, &oa) != 0) {
+		fail("job_done: %s", uc_errdetail());
+		goto out;
+	}
+	if (is_end(&oa, CAPF_R_FAIL) != 0 || says(a, "locked out") != 0)
+		goto out;
+	r = 0;
+out:
+	capfsm_free(a);
+	return r;
+}
+
+/* A job that cannot be queued: END_SESSION 7, recorded as failed. */
+static int
+drive_cancel(struct store *st, const struct capfsm_ctx *ctx,
+    const struct capfsm_creds *cr, const struct transcript *t,
+    const struct rcase *c)
+{
+	struct capfsm		*a = NULL;
+	struct capfsm_out	 oa;
+	int			 r = -1;
+
+	(void)st;
+	(void)c;
+	if (open_auth(ctx, cr, t, &a, &oa) != 0)
+		goto out;
+	if (oa.job == NULL) {
+		fail("no auth job");
+		goto out;
+	}
+	if (capfsm_job_cancel(a, "too many jobs queued", &oa) != 0) {
+		fail("cancel: %s", uc_errdetail());
+		goto out;
+	}
+	if (is_end(&oa, CAPF_R_FAIL) != 0 ||
+	    capfsm_wait(a) != CAPFSM_WAIT_NONE)
+		goto out;
+	r = 0;
+out:
+	capfsm_free(a);
+	return r;
+}
+
 #define DEV_CC	"SEP0011223344CC"
 #define DEV_DD	"SEP0011223344DD"
 #define RSA2048	CAPF_KEY_RSA, 2048, 0
@@ -975,71 +1188,100 @@ wrong_key(struct transcript *t)
 static const struct rcase cases[] = {
 	{ "install-rsa-password", "capf-install-rsa-password.hex", DEV_CC,
 	    CAPF_OP_INSTALL, CAPF_AUTH_PASSWORD, RSA2048, "123456", 0, NULL,
-	    0, 0, 0, NULL, check_installed },
+	    0, 0, 0, NULL, check_installed, NULL, NULL },
 	{ "install-ec", "capf-install-ec.hex", DEV_DD, CAPF_OP_INSTALL,
 	    CAPF_AUTH_NONE, EC256, NULL, 0, NULL, 0, 0, 0, NULL,
-	    check_installed },
+	    check_installed, NULL, NULL },
 	{ "fetch", "capf-fetch.hex", DEV_CC, CAPF_OP_FETCH, CAPF_AUTH_NONE,
-	    NOKEY, NULL, 0, NULL, 0, 0, 0, NULL, check_fetched },
+	    NOKEY, NULL, 0, NULL, 0, 0, 0, NULL, check_fetched, NULL, NULL },
 	{ "install-lsc-sudi-auth", "capf-install-lsc-sudi-auth.hex", DEV_CC,
 	    CAPF_OP_INSTALL, CAPF_AUTH_LSC_OR_MIC, RSA2048, NULL, 1,
 	    "capf-lsc-SEP0011223344CC-rsa-1.pem", 0, 0, 0, NULL,
-	    check_installed },
+	    check_installed, NULL, NULL },
 	{ "install-lsc-sudi-auth (lsc mode)", "capf-install-lsc-sudi-auth.hex",
-	    DEV_CC, CAPF_OP_INSTALL, CAPF_AUTH_LSC, RSA2048, NULL, 1, NULL,
-	    0, 0, 0, NULL, check_installed },
+	    DEV_CC, CAPF_OP_INSTALL, CAPF_AUTH_LSC, RSA2048, NULL, 1,
+	    "capf-lsc-SEP0011223344CC-rsa-1.pem", 0, 0, 0, NULL,
+	    check_installed, NULL, NULL },
+	{ "lsc mode: an LSC not on record refused",
+	    "capf-install-lsc-sudi-auth.hex", DEV_CC, CAPF_OP_INSTALL,
+	    CAPF_AUTH_LSC, RSA2048, NULL, 1, NULL, 0, 0, 0, end7_after_auth,
+	    check_failed, NULL, NULL },
+	{ "lsc mode: an LSC on record for another device refused",
+	    "capf-install-lsc-sudi-auth.hex", DEV_CC, CAPF_OP_INSTALL,
+	    CAPF_AUTH_LSC, RSA2048, NULL, 1, NULL, 0, 0, 0, end7_after_auth,
+	    check_failed, "capf-lsc-SEP0011223344CC-rsa-1.pem", NULL },
 	{ "none", "capf-none.hex", DEV_CC, CAPF_OP_NONE, CAPF_AUTH_NONE,
-	    NOKEY, NULL, 0, NULL, 0, 0, 0, NULL, check_none },
+	    NOKEY, NULL, 0, NULL, 0, 0, 0, NULL, check_none, NULL, NULL },
 	{ "delete", "capf-delete.hex", DEV_CC, CAPF_OP_DELETE, CAPF_AUTH_NONE,
 	    NOKEY, NULL, 0, "capf-lsc-SEP0011223344CC-rsa-2.pem", 0, 0, 0,
-	    NULL, check_deleted },
+	    NULL, check_deleted, NULL, NULL },
 	{ "unknown-device", "capf-unknown-device.hex", NULL, 0, 0, NOKEY,
-	    NULL, 0, NULL, 0, 0, 0, NULL, check_unknown },
+	    NULL, 0, NULL, 0, 0, 0, NULL, check_unknown, NULL, NULL },
 	{ "error-bad-password", "capf-error-bad-password.hex", DEV_DD,
 	    CAPF_OP_INSTALL, CAPF_AUTH_PASSWORD, EC256, "654321", 0, NULL, 0,
-	    0, 0, NULL, check_bad_password },
+	    0, 0, NULL, check_bad_password, NULL, NULL },
 	/* Variants: each must end with END_SESSION 7 where noted. */
 	{ "lsc auth in mic mode refused", "capf-install-lsc-sudi-auth.hex",
 	    DEV_CC, CAPF_OP_INSTALL, CAPF_AUTH_MIC, RSA2048, NULL, 1, NULL,
-	    0, 0, 0, end7_after_auth, check_failed },
+	    0, 0, 0, end7_after_auth, check_failed, NULL, NULL },
 	{ "sudi without manufacturing root refused",
 	    "capf-install-lsc-sudi-auth.hex", DEV_CC, CAPF_OP_INSTALL,
 	    CAPF_AUTH_LSC, RSA2048, NULL, 0, NULL, 0, 0, 0, end7_after_auth,
-	    check_failed },
+	    check_failed, NULL, NULL },
 	{ "flipped SHA-1 signature refused", "capf-install-lsc-sudi-auth.hex",
 	    DEV_CC, CAPF_OP_INSTALL, CAPF_AUTH_LSC_OR_MIC, RSA2048, NULL, 1,
-	    NULL, 0, 0, 0, flip_sig6, check_failed },
+	    NULL, 0, 0, 0, flip_sig6, check_failed, NULL, NULL },
 	{ "flipped SUDI signature refused", "capf-install-lsc-sudi-auth.hex",
 	    DEV_CC, CAPF_OP_INSTALL, CAPF_AUTH_LSC_OR_MIC, RSA2048, NULL, 1,
-	    NULL, 0, 0, 0, flip_sudi_sig, check_failed },
+	    NULL, 0, 0, 0, flip_sudi_sig, check_failed, NULL, NULL },
 	{ "password mode: certificates do not replace it",
 	    "capf-install-lsc-sudi-auth.hex", DEV_CC, CAPF_OP_INSTALL,
 	    CAPF_AUTH_PASSWORD, RSA2048, "000000", 1, NULL, 0, 0, 0,
-	    end7_after_auth, check_bad_password },
+	    end7_after_auth, check_bad_password, NULL, NULL },
 	{ "version 2 refused", "capf-install-rsa-password.hex", DEV_CC,
 	    CAPF_OP_INSTALL, CAPF_AUTH_PASSWORD, RSA2048, "123456", 0, NULL,
-	    0, 0, 0, bad_version, NULL },
+	    0, 0, 0, bad_version, NULL, NULL, NULL },
 	{ "session mismatch refused", "capf-install-rsa-password.hex", DEV_CC,
 	    CAPF_OP_INSTALL, CAPF_AUTH_PASSWORD, RSA2048, "123456", 0, NULL,
-	    0, 0, 0, bad_session, NULL },
+	    0, 0, 0, bad_session, NULL, NULL, NULL },
 	{ "lockout after wrong auth strings", "capf-error-bad-password.hex",
 	    DEV_DD, CAPF_OP_INSTALL, CAPF_AUTH_PASSWORD, EC256, "654321", 0,
-	    NULL, 0, 2, 3, NULL, check_locked },
+	    NULL, 0, 2, 3, NULL, check_locked, NULL, NULL },
 	{ "deadline passed", "capf-install-ec.hex", DEV_DD, CAPF_OP_INSTALL,
 	    CAPF_AUTH_NONE, EC256, NULL, 0, NULL, REPLAY_NOW - 1, 0, 0,
-	    end7_after_auth, check_expired },
+	    end7_after_auth, check_expired, NULL, NULL },
 	{ "store refused by the phone", "capf-install-rsa-password.hex",
 	    DEV_CC, CAPF_OP_INSTALL, CAPF_AUTH_PASSWORD, RSA2048, "123456", 0,
-	    NULL, 0, 0, 0, store_refused, check_refused },
+	    NULL, 0, 0, 0, store_refused, check_refused, NULL, NULL },
 	{ "too many REQUEST_IN_PROGRESS", "capf-install-ec.hex", DEV_DD,
 	    CAPF_OP_INSTALL, CAPF_AUTH_NONE, EC256, NULL, 0, NULL, 0, 0, 0,
-	    rip_flood, check_failed },
+	    rip_flood, check_failed, NULL, NULL },
 	{ "unknown element skipped", "capf-none.hex", DEV_CC, CAPF_OP_NONE,
 	    CAPF_AUTH_NONE, NOKEY, NULL, 0, NULL, 0, 0, 0, unknown_elem,
-	    check_none },
+	    check_none, NULL, NULL },
 	{ "wrong key type refused", "capf-install-rsa-password.hex", DEV_CC,
 	    CAPF_OP_INSTALL, CAPF_AUTH_PASSWORD, RSA2048, "123456", 0, NULL,
-	    0, 0, 0, wrong_key, check_failed },
+	    0, 0, 0, wrong_key, check_failed, NULL, NULL },
+	{ "fetch of another device's LSC refused", "capf-fetch.hex", DEV_CC,
+	    CAPF_OP_FETCH, CAPF_AUTH_NONE, NOKEY, NULL, 0, NULL, 0, 0, 0,
+	    fetch_end7, check_fetch_refused,
+	    "capf-lsc-SEP0011223344CC-rsa-1.pem",
+	    NULL },
+	{ "fetched LSC naming another device refused", "capf-fetch.hex",
+	    "SEP0011223344CE", CAPF_OP_FETCH, CAPF_AUTH_NONE, NOKEY, NULL, 0,
+	    NULL, 0, 0, 0, fetch_other_cn, check_fetch_refused, NULL, NULL },
+	{ "second session for a busy device refused",
+	    "capf-install-rsa-password.hex", DEV_CC, CAPF_OP_INSTALL,
+	    CAPF_AUTH_PASSWORD, RSA2048, "123456", 0, NULL, 0, 0, 0, NULL,
+	    NULL, NULL, drive_busy },
+	{ "lock set during the auth job holds",
+	    "capf-install-rsa-password.hex", DEV_CC, CAPF_OP_INSTALL,
+	    CAPF_AUTH_PASSWORD, RSA2048, "123456", 0, NULL, 0, 0, 0, NULL,
+	    check_failed, NULL, drive_relock },
+	{ "job that cannot be queued ends the session",
+	    "capf-install-rsa-password.hex", DEV_CC, CAPF_OP_INSTALL,
+	    CAPF_AUTH_PASSWORD, RSA2048, "123456", 0, NULL, 0, 0, 0, NULL,
+	    check_failed, NULL, drive_cancel },
 };
 
 int

@@ -25,7 +25,7 @@ start_capfd() {
 	before=$(cat "$T/capfd.log" 2>/dev/null | wc -l)
 	"$CAPFD" -f --db "$DB" --cert "$V/capf.crt" --key "$V/capf.key" \
 	    --listen 127.0.0.1 --port "$port" --lockout 3 --lockout-time 600 \
-	    --workers 2 "$@" >>"$T/capfd.log" 2>&1 &
+	    --workers 2 --max-per-addr 256 "$@" >>"$T/capfd.log" 2>&1 &
 	srv=$!
 	i=0
 	while ! tail -n +$((before + 1)) "$T/capfd.log" 2>/dev/null |
@@ -159,7 +159,20 @@ logline SEP0011223344BB | grep -q "result 7" || fail "untrusted MIC: log"
 ccmd set SEP0011223344CC --op install --auth mic >/dev/null
 phone --device SEP0011223344CC --mic "$V/sudi.pem" --auth-mode mic \
     --bad-signature >"$T/out" 2>&1 && fail "bad signature accepted"
-ok "auth by LSC, MIC+SUDI, lsc-or-mic; foreign LSC, untrusted MIC, bad signature refused"
+# A MIC binds a device whose name ENDS its CN, not one inside it.
+openssl req -new -newkey rsa:2048 -nodes -keyout "$T/loose.key" \
+    -subj "/CN=SEP0011223344DE-x/O=ucsec-test" -out "$T/loose.csr" \
+    2>/dev/null || fail "openssl req"
+openssl x509 -req -in "$T/loose.csr" -CA "$V/mfg-ca.crt" \
+    -CAkey "$V/mfg-ca.key" -CAcreateserial -CAserial "$T/mfg.srl" \
+    -days 30 -out "$T/loose.crt" 2>/dev/null || fail "openssl x509"
+cat "$T/loose.crt" "$T/loose.key" >"$T/loose.pem"
+ccmd add SEP0011223344DE --op install --auth mic >/dev/null
+phone --device SEP0011223344DE --mic "$T/loose.pem" --auth-mode mic \
+    >"$T/out" 2>&1 && fail "MIC accepted for a name inside its CN"
+logline SEP0011223344DE | grep -q "CN does not name the device" ||
+    fail "MIC binding: log: $(logline SEP0011223344DE)"
+ok "auth by LSC, MIC+SUDI, lsc-or-mic; foreign LSC, untrusted MIC, bad signature, loose MIC binding refused"
 
 # --- wrong auth string, lockout, unknown device, deadline ---------------
 dev=SEP0000000000AA
@@ -206,17 +219,91 @@ done
 phone --device SEP0000000000AC >"$T/out" || fail "after abuse: $(cat "$T/out")"
 ok "garbage, wrong session, truncated, oversized, bad version: logged, survived"
 
+# --- one session per device at a time -------------------------------------
+# A raw phone authenticates (auth none) and then sits on the
+# KEY_GENERATE_REQUEST; meanwhile a second phone for the same device must
+# be refused (no parallel guesses past a lockout, one owner of the task).
+hold() {
+	python3 - "$port" "$V/capf.crt" "$1" "$T/held" <<'EOF'
+import os, socket, ssl, struct, sys, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(sys.argv[2])
+ctx.check_hostname = False
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])),
+    timeout=20))
+def msg():
+    h = b""
+    while len(h) < 8:
+        h += s.recv(8 - len(h))
+    n = struct.unpack(">H", h[6:8])[0]
+    p = b""
+    while len(p) < n:
+        p += s.recv(n - len(p))
+    return h, p
+h, _ = msg()
+dev = sys.argv[3].encode() + b"\0"
+el = b"\x01\x00\x01\x01\x07\x00\x01\x03\x0d" + struct.pack(">H", len(dev)) + dev
+s.sendall(b"\x55\x02" + h[2:6] + struct.pack(">H", len(el)) + el)
+h, _ = msg()
+if h[1] != 3:
+    sys.exit("holder: got command %d, want KEY_GENERATE_REQUEST" % h[1])
+open(sys.argv[4], "w").close()
+for i in range(300):
+    if not os.path.exists(sys.argv[4]):
+        break
+    time.sleep(0.1)
+s.close()
+EOF
+}
+dev=SEP0000000000AE
+ccmd add "$dev" --op install --auth none --key ec:P-256 >/dev/null
+rm -f "$T/held"
+hold "$dev" 2>"$T/hold.err" &
+holder=$!
+i=0
+while [ ! -e "$T/held" ] && [ $i -lt 100 ]; do
+	kill -0 "$holder" 2>/dev/null || fail "holder: $(cat "$T/hold.err")"
+	sleep 0.1; i=$((i + 1))
+done
+[ -e "$T/held" ] || fail "holder did not get past AUTH_RESPONSE"
+phone --device "$dev" >"$T/out" 2>&1 &&
+    fail "a second session for a busy device succeeded"
+grep "$dev" "$T/capfd.log" |
+    grep -q "another session for this device is in progress" ||
+    fail "busy device: no log reason: $(logline "$dev")"
+rm -f "$T/held"
+wait "$holder" || fail "holder: $(cat "$T/hold.err")"
+i=0
+while ! grep "$dev" "$T/capfd.log" | grep -q "closed" && [ $i -lt 50 ]; do
+	sleep 0.1; i=$((i + 1))
+done
+phone --device "$dev" >"$T/out" ||
+    fail "after the first session ended: $(cat "$T/out"; logline "$dev")"
+ok "a second concurrent session for a device is refused, then served"
+
 # --- TLS 1.0 only on request (7900-series phones) --------------------------
 ccmd add SEP0000000000AD --op install --auth none >/dev/null
 phone --device SEP0000000000AD --tls1 >"$T/out" 2>&1 &&
     fail "a TLS 1.0 phone got through without --tls1"
 stop_capfd
-start_capfd --tls1
+start_capfd --tls1 --handshake-timeout 1
 phone --device SEP0000000000AD --tls1 >"$T/out" ||
     fail "--tls1: $(cat "$T/out"; logline SEP0000000000AD)"
+# A connection that never starts TLS is closed at the handshake deadline.
+python3 - "$port" <<'EOF' || fail "silent connection kept past --handshake-timeout"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+t = time.time()
+try:
+    d = s.recv(1)
+except ConnectionResetError:
+    d = b""
+sys.exit(0 if d == b"" and time.time() - t < 8 else 1)
+EOF
+grep -q "TLS handshake timeout" "$T/capfd.log" || fail "handshake timeout: log"
 stop_capfd
 start_capfd
-ok "TLS 1.0 refused by default, served with --tls1"
+ok "TLS 1.0 refused by default, served with --tls1; handshake deadline"
 
 # --- kill -9 during 200 concurrent enrollments ----------------------------
 {
@@ -243,7 +330,12 @@ srv=""
 wait "$load" 2>/dev/null || true
 [ -s "$T/received" ] || fail "kill -9: the phones received nothing: $(tail -3 "$T/load.out")"
 [ "$(sqlite3 "$DB" "pragma integrity_check")" = ok ] || fail "store corrupt"
+inprog=$(sqlite3 "$DB" "select count(*) from capf_tasks where status = 1")
 start_capfd
+[ "$(sqlite3 "$DB" "select count(*) from capf_tasks where status = 1")" -eq 0 ] ||
+    fail "tasks left in progress by kill -9 were not reset"
+[ "$inprog" -eq 0 ] || grep -q "$inprog CAPF tasks* left in progress" \
+    "$T/capfd.log" || fail "reset of $inprog tasks in progress: no log line"
 missing=0
 while read -r dev serial; do
 	"$CCTL" cert "$dev" --all >"$T/c.pem" 2>/dev/null || true

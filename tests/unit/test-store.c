@@ -675,6 +675,40 @@ test_expire_marks_overdue_tasks(void)
 }
 
 static void
+test_reset_in_progress(void)
+{
+	static const int	 st[] = { CAPF_ST_PENDING, CAPF_ST_IN_PROGRESS,
+	    CAPF_ST_FAILED, CAPF_ST_IN_PROGRESS };
+	struct store		*s;
+	struct capf_task	 t, g;
+	char			 dev[32];
+	size_t			 i;
+	int			 n = -1;
+
+	if ((s = fresh("reset")) == NULL)
+		return;
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		snprintf(dev, sizeof(dev), "SEP0000000000B%zu", i);
+		task_init(&t, dev, CAPF_OP_INSTALL);
+		CU_ASSERT_EQUAL(store_capf_put(s, &t, NULL), 0);
+		CU_ASSERT_EQUAL(store_capf_finish(s, dev, st[i], "x", 50), 0);
+	}
+	CU_ASSERT_EQUAL(store_capf_reset_in_progress(s, 70, &n), 0);
+	CU_ASSERT_EQUAL(n, 2);
+	for (i = 0; i < sizeof(st) / sizeof(st[0]); i++) {
+		snprintf(dev, sizeof(dev), "SEP0000000000B%zu", i);
+		CU_ASSERT_EQUAL(store_capf_get(s, dev, &g), 0);
+		CU_ASSERT_EQUAL(g.status, st[i] == CAPF_ST_IN_PROGRESS ?
+		    CAPF_ST_PENDING : st[i]);
+		CU_ASSERT_EQUAL(g.updated, st[i] == CAPF_ST_IN_PROGRESS ?
+		    70 : 50);
+	}
+	CU_ASSERT_EQUAL(store_capf_reset_in_progress(s, 80, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	store_close(s);
+}
+
+static void
 test_cert_installed_resets_the_task(void)
 {
 	struct store		*s;
@@ -1475,6 +1509,7 @@ static const struct unit_test tests[] = {
 	{ "begin and finish record the session",
 	    test_begin_and_finish_record_the_session },
 	{ "expire marks overdue tasks", test_expire_marks_overdue_tasks },
+	{ "reset in progress after a crash", test_reset_in_progress },
 	{ "cert installed resets the task",
 	    test_cert_installed_resets_the_task },
 	{ "cert installed is one transaction",
