@@ -602,14 +602,15 @@ negotiate(struct session *s, const struct tftp_req *req)
 		    &o);
 		s->oack = s->oacklen > 0;
 		/*
-		 * The OACK waits two intervals before our first resend: a
-		 * client whose ACK 0 was lost repeats it after one, and one
-		 * whose OACK was lost repeats its request (both answered at
-		 * once).  An OACK resent too eagerly reaches a client that
-		 * already answered it, and atftp aborts on a second OACK.
+		 * Our own first OACK resend waits TFTPD_OACK_WAIT: a client
+		 * whose ACK 0 was lost repeats it at its own timeout (before
+		 * negotiation that is its default, 5 s for atftp), one whose
+		 * OACK was lost repeats its request, and both are answered at
+		 * once.  An OACK resent sooner reaches a client that already
+		 * answered it, and atftp aborts on a second OACK.
 		 */
 		if (s->oack)
-			s->tmo_ms = 2 * s->base_ms;
+			s->tmo_ms = TFTPD_OACK_WAIT * 1000;
 	}
 }
 
