@@ -42,6 +42,7 @@ LIB_SRCS	 = lib/capfmsg.c \
 		   lib/conf.c \
 		   lib/csv.c \
 		   lib/cursor.c \
+		   lib/daemon.c \
 		   lib/enccfg.c \
 		   lib/fileio.c \
 		   lib/json.c \

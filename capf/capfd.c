@@ -25,6 +25,7 @@
 #include "capfsm.h"
 #include "cmd.h"
 #include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "lsc.h"
 #include "p11.h"
@@ -161,13 +162,10 @@ conf_keys(struct config *c, struct conf_key *k)
 static int
 num(const char *opt, const char *v, long long min, long long max)
 {
-	char		*end;
 	long long	 n;
 
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
-		errx(1, "--%s %s: want %lld..%lld", opt, v, min, max);
+	if (opt_number(opt, v, min, max, &n) != 0)
+		errx(1, "%s", uc_errdetail());
 	return (int)n;
 }
 
@@ -476,29 +474,6 @@ reload(void *arg, struct creds **out)
 	return creds_load(rc->cfg, rc->store, out);
 }
 
-/*
- * Drop to user: groups, gid, uid, and check that root cannot come back
- * (acme-client-portable, openssh uidswap.c).
- */
-static void
-drop_privs(const char *user)
-{
-	struct passwd	*pw;
-	uid_t		 r, e, s;
-
-	if ((pw = getpwnam(user)) == NULL)
-		errx(1, "--user %s: no such user", user);
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		err(1, "dropping privileges to %s", user);
-	if (pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
-		errx(1, "dropping privileges to %s: root came back", user);
-	if (getresuid(&r, &e, &s) == -1 || r != pw->pw_uid ||
-	    e != pw->pw_uid || s != pw->pw_uid)
-		errx(1, "dropping privileges to %s: uid check", user);
-}
-
 int
 main(int argc, char *argv[])
 {
@@ -524,7 +499,8 @@ main(int argc, char *argv[])
 		    "reset to pending", n, n == 1 ? "" : "s");
 	creds_unref(cr);	/* the server holds its own reference */
 	if (cfg.user != NULL)
-		drop_privs(cfg.user);
+		if (priv_drop(cfg.user) != 0)
+			errx(1, "%s", uc_errdetail());
 	if (!cfg.foreground && daemon(0, 0) == -1)
 		err(1, "daemon");
 	if (server_start(srv) != 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "extern.h"
 #include "log.h"
 #include "p11.h"
@@ -130,13 +131,10 @@ set_str(char **dst, const char *v)
 static int
 num(const char *opt, const char *v, long long min, long long max)
 {
-	char		*end;
 	long long	 n;
 
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (errno != 0 || end == v || *end != '\0' || n < min || n > max)
-		errx(1, "--%s %s: want %lld..%lld", opt, v, min, max);
+	if (opt_number(opt, v, min, max, &n) != 0)
+		errx(1, "%s", uc_errdetail());
 	return (int)n;
 }
 
@@ -259,29 +257,6 @@ reload(void *arg)
 	free(n.digest); free(n.cache_dir); free(n.write_dir);
 }
 
-/*
- * Drop to user: groups, gid, uid, and check that root cannot come back
- * (acme-client-portable, openssh uidswap.c).
- */
-static void
-drop_privs(const char *user)
-{
-	struct passwd	*pw;
-	uid_t		 r, e, s;
-
-	if ((pw = getpwnam(user)) == NULL)
-		errx(1, "--user %s: no such user", user);
-	if (setgroups(1, &pw->pw_gid) == -1 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
-		err(1, "dropping privileges to %s", user);
-	if (pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1))
-		errx(1, "dropping privileges to %s: root came back", user);
-	if (getresuid(&r, &e, &s) == -1 || r != pw->pw_uid ||
-	    e != pw->pw_uid || s != pw->pw_uid)
-		errx(1, "dropping privileges to %s: uid check", user);
-}
-
 /* Make write-dir and cache-dir absolute before daemon(3) changes cwd. */
 static void
 abs_dir(char **p, const char *what)
@@ -358,7 +333,8 @@ main(int argc, char *argv[])
 	    server_new(&cfg, files, &srv) != 0)
 		errx(1, "%s", uc_errdetail());
 	if (cfg.user != NULL)
-		drop_privs(cfg.user);
+		if (priv_drop(cfg.user) != 0)
+			errx(1, "%s", uc_errdetail());
 	if (!cfg.foreground && daemon(0, 0) == -1)
 		err(1, "daemon");
 	rc.cfg = &cfg;
