@@ -849,3 +849,51 @@ capf_pubkey_parse(const uint8_t *der, size_t len, EVP_PKEY **out)
 	*out = pk;
 	return 0;
 }
+
+/*
+ * Write a parsed message back with the builder, in the element order the
+ * reference peers use (spec 7: server 1, 3, 4, 7, 8, 10, 17, 18; capfc
+ * 1, 3, 4, 6, 7, 11, 13, 16, 9, 20).  Unknown tags are not kept.  b is
+ * initialised here; the caller frees it.
+ */
+int
+capf_msg_rebuild(const struct capf_msg *m, struct wbuf *b)
+{
+	wbuf_init(b, CAPF_HDR_LEN + CAPF_PAYLOAD_MAX);
+	capf_build_begin(b, m->cmd, m->session);
+	if (CAPF_HAS(m, CAPF_T_REASON))
+		capf_put_u8(b, CAPF_T_REASON, m->reason);
+	if (CAPF_HAS(m, CAPF_T_REASON_INFO))
+		capf_put_raw(b, CAPF_T_REASON_INFO, m->reason_info.p,
+		    m->reason_info.len);
+	if (CAPF_HAS(m, CAPF_T_CERT_TYPE))
+		capf_put_u8(b, CAPF_T_CERT_TYPE, m->cert_type);
+	if (CAPF_HAS(m, CAPF_T_CERT))
+		capf_put_cert(b, m->cert.p, m->cert.len);
+	if (CAPF_HAS(m, CAPF_T_SIGNED_DATA))
+		capf_put_raw(b, CAPF_T_SIGNED_DATA, m->signed_data.p,
+		    m->signed_data.len);
+	if (CAPF_HAS(m, CAPF_T_VERSION))
+		capf_put_u8(b, CAPF_T_VERSION, m->version);
+	if (CAPF_HAS(m, CAPF_T_AUTH_TYPE))
+		capf_put_u8(b, CAPF_T_AUTH_TYPE, m->auth_type);
+	if (CAPF_HAS(m, CAPF_T_KEY_SIZE))
+		capf_put_u16(b, CAPF_T_KEY_SIZE, m->key_size);
+	if (CAPF_HAS(m, CAPF_T_PASSWORD))
+		capf_put_str(b, CAPF_T_PASSWORD, (const char *)m->password.p);
+	if (CAPF_HAS(m, CAPF_T_DEVICE))
+		capf_put_str(b, CAPF_T_DEVICE, (const char *)m->device.p);
+	if (CAPF_HAS(m, CAPF_T_SUDI))
+		capf_put_sudi(b, m->sudi_cert.p, m->sudi_cert.len,
+		    m->sudi_sig1.p, m->sudi_sig1.len, m->sudi_sig2.p,
+		    m->sudi_sig2.len);
+	if (CAPF_HAS(m, CAPF_T_PUBKEY))
+		capf_put_raw(b, CAPF_T_PUBKEY, m->pubkey.p, m->pubkey.len);
+	if (CAPF_HAS(m, CAPF_T_KEY_TYPE))
+		capf_put_u8(b, CAPF_T_KEY_TYPE, m->key_type);
+	if (CAPF_HAS(m, CAPF_T_CURVE))
+		capf_put_u8(b, CAPF_T_CURVE, m->curve);
+	if (CAPF_HAS(m, CAPF_T_SHA2_SIGNED))
+		capf_put_sha2(b, m->sha2_sig.p, m->sha2_sig.len);
+	return capf_build_end(b);
+}

@@ -144,6 +144,8 @@ void	 capf_put_sha2(struct wbuf *, const uint8_t *, size_t);
 void	 capf_put_sudi(struct wbuf *, const uint8_t *, size_t,
 	    const uint8_t *, size_t, const uint8_t *, size_t);
 int	 capf_build_end(struct wbuf *);
+/* A parsed message written back in the reference element order. */
+int	 capf_msg_rebuild(const struct capf_msg *, struct wbuf *);
 
 /*
  * Authentication by existing certificate (spec 8.3, 8.4).

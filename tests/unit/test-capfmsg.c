@@ -171,53 +171,6 @@ tr_get(const char *name, struct transcript *t)
 	return 0;
 }
 
-/*
- * Rebuild a parsed message with the builder, in the element order the
- * reference peers use (spec 7: server 1, 3, 4, 7, 8, 10, 17, 18; capfc
- * 1, 3, 4, 6, 7, 11, 13, 16, 9, 20).  Unknown tags are not kept.
- */
-static int
-rebuild(const struct capf_msg *m, struct wbuf *b)
-{
-	wbuf_init(b, CAPF_HDR_LEN + CAPF_PAYLOAD_MAX);
-	capf_build_begin(b, m->cmd, m->session);
-	if (CAPF_HAS(m, CAPF_T_REASON))
-		capf_put_u8(b, CAPF_T_REASON, m->reason);
-	if (CAPF_HAS(m, CAPF_T_REASON_INFO))
-		capf_put_raw(b, CAPF_T_REASON_INFO, m->reason_info.p,
-		    m->reason_info.len);
-	if (CAPF_HAS(m, CAPF_T_CERT_TYPE))
-		capf_put_u8(b, CAPF_T_CERT_TYPE, m->cert_type);
-	if (CAPF_HAS(m, CAPF_T_CERT))
-		capf_put_cert(b, m->cert.p, m->cert.len);
-	if (CAPF_HAS(m, CAPF_T_SIGNED_DATA))
-		capf_put_raw(b, CAPF_T_SIGNED_DATA, m->signed_data.p,
-		    m->signed_data.len);
-	if (CAPF_HAS(m, CAPF_T_VERSION))
-		capf_put_u8(b, CAPF_T_VERSION, m->version);
-	if (CAPF_HAS(m, CAPF_T_AUTH_TYPE))
-		capf_put_u8(b, CAPF_T_AUTH_TYPE, m->auth_type);
-	if (CAPF_HAS(m, CAPF_T_KEY_SIZE))
-		capf_put_u16(b, CAPF_T_KEY_SIZE, m->key_size);
-	if (CAPF_HAS(m, CAPF_T_PASSWORD))
-		capf_put_str(b, CAPF_T_PASSWORD, (const char *)m->password.p);
-	if (CAPF_HAS(m, CAPF_T_DEVICE))
-		capf_put_str(b, CAPF_T_DEVICE, (const char *)m->device.p);
-	if (CAPF_HAS(m, CAPF_T_SUDI))
-		capf_put_sudi(b, m->sudi_cert.p, m->sudi_cert.len,
-		    m->sudi_sig1.p, m->sudi_sig1.len, m->sudi_sig2.p,
-		    m->sudi_sig2.len);
-	if (CAPF_HAS(m, CAPF_T_PUBKEY))
-		capf_put_raw(b, CAPF_T_PUBKEY, m->pubkey.p, m->pubkey.len);
-	if (CAPF_HAS(m, CAPF_T_KEY_TYPE))
-		capf_put_u8(b, CAPF_T_KEY_TYPE, m->key_type);
-	if (CAPF_HAS(m, CAPF_T_CURVE))
-		capf_put_u8(b, CAPF_T_CURVE, m->curve);
-	if (CAPF_HAS(m, CAPF_T_SHA2_SIGNED))
-		capf_put_sha2(b, m->sha2_sig.p, m->sha2_sig.len);
-	return capf_build_end(b);
-}
-
 /* Value of a small-integer element (spec 5.1). */
 static long
 elem_num(const struct capf_msg *m, unsigned tag)
@@ -415,7 +368,7 @@ check_message(const struct tr_msg *t)
 		fprintf(stderr, "\n  %s: %s\n", t->desc, uc_errdetail());
 	CU_ASSERT_EQUAL_FATAL(r, 0);
 	check_desc(t, &m);
-	CU_ASSERT_EQUAL(rebuild(&m, &b), 0);
+	CU_ASSERT_EQUAL(capf_msg_rebuild(&m, &b), 0);
 	CU_ASSERT(b.len == t->len && memcmp(b.data, t->buf, t->len) == 0);
 	wbuf_free(&b);
 	check_truncations(t->buf, t->len, nelems(&m));
@@ -837,7 +790,7 @@ test_mutations_never_crash_and_rebuild(void)
 					if (capf_msg_parse(mut, t.msg[j].len,
 					    &m) == 0) {
 						nparsed++;
-						CU_ASSERT_EQUAL(rebuild(&m,
+						CU_ASSERT_EQUAL(capf_msg_rebuild(&m,
 						    &b), 0);
 						CU_ASSERT_EQUAL(capf_msg_parse(
 						    b.data, b.len, &m2), 0);
