@@ -411,17 +411,6 @@ ok "trust add, list, remove"
 CAPFD=$UCSEC_BIN/capfd
 PHONE=$UCSEC_BIN/capf-phone
 CAPFCTL=$UCSEC_BIN/capfctl
-# real_tool BIN: its --help prints a usage (the placeholders print nothing
-# and exit 1 at once).
-real_tool() {
-	"$1" --help >"$T/help" 2>&1 || :
-	grep -qi usage "$T/help"
-}
-if ! real_tool "$CAPFD" || ! real_tool "$PHONE" || ! real_tool "$CAPFCTL"; then
-	echo "SKIPPED: capfd, capfctl or capf-phone is still a placeholder;" \
-	    "the LSC-under-cfssl part did not run"
-	exit 0
-fi
 
 # The CAPF TLS identity is self-signed (phones trust it through the CTL);
 # the LSC issuer is the sub-CA cfssl signed for the CAPF key in $D.
