@@ -20,6 +20,13 @@
  * stored replaces that row, but one already installed on that device
  * stays installed: the fetch confirms it).
  *
+ * Schema 2 adds call control: SIP settings as columns of the device row
+ * (an extension is unique among devices that have one: a partial
+ * unique index), digest users keyed by (username, realm) holding only
+ * sealed HA1 values, trunks, and the registrations ccmd writes behind.
+ * Registrations do not reference devices: ccmd replaces them all in one
+ * transaction and must not fail because an admin removed a device.
+ *
  * XXX store_capf_put hashes an auth string (PBKDF2, milliseconds) before
  * taking the write lock, but inside store_begin() the lock is already
  * held: a bulk import of many auth strings blocks other writers for
@@ -100,6 +107,46 @@ static const char *const migrations[] = {
 	"  not_after INTEGER NOT NULL,"
 	"  pem TEXT NOT NULL,"
 	"  PRIMARY KEY (store, sha256));",
+	/* 1 -> 2: call control */
+	"ALTER TABLE devices ADD COLUMN extension TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN digest_user TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN presence_group TEXT NOT NULL "
+	"  DEFAULT '';"
+	"CREATE UNIQUE INDEX devices_extension ON devices(extension)"
+	"  WHERE extension != '';"
+	"CREATE TABLE digest_users ("
+	"  username TEXT NOT NULL,"
+	"  realm TEXT NOT NULL,"
+	"  ha1_md5 TEXT NOT NULL DEFAULT '',"
+	"  ha1_sha256 TEXT NOT NULL DEFAULT '',"
+	"  ha1_sha512_256 TEXT NOT NULL DEFAULT '',"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  changed INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (username, realm));"
+	"CREATE TABLE trunks ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  peer TEXT NOT NULL,"
+	"  port INTEGER NOT NULL DEFAULT 0,"
+	"  transport INTEGER NOT NULL,"
+	"  secmode INTEGER NOT NULL DEFAULT 0,"
+	"  digest INTEGER NOT NULL DEFAULT 0,"
+	"  nonce_validity INTEGER NOT NULL DEFAULT 0,"
+	"  x509_subject TEXT NOT NULL DEFAULT '',"
+	"  flags INTEGER NOT NULL DEFAULT 0,"
+	"  prefix TEXT NOT NULL DEFAULT '',"
+	"  out_realm TEXT NOT NULL DEFAULT '',"
+	"  out_user TEXT NOT NULL DEFAULT '',"
+	"  out_secret TEXT NOT NULL DEFAULT '');"
+	/* Written behind by ccmd: no key, no reference to devices. */
+	"CREATE TABLE registrations ("
+	"  aor TEXT NOT NULL,"
+	"  device TEXT NOT NULL,"
+	"  contact TEXT NOT NULL,"
+	"  transport TEXT NOT NULL,"
+	"  source TEXT NOT NULL DEFAULT '',"
+	"  cert_subject TEXT NOT NULL DEFAULT '',"
+	"  expires INTEGER NOT NULL);"
+	"CREATE INDEX registrations_aor ON registrations(aor);",
 };
 #define MIGRATIONS	(int)(sizeof(migrations) / sizeof(migrations[0]))
 
@@ -109,6 +156,15 @@ static const char *const migrations[] = {
 #define CERT_COLS	"serial, device, state, not_before, not_after, " \
 			"issued, issuer, pem"
 #define TRUST_COLS	"store, sha256, subject, not_after, pem"
+#define SIPDEV_COLS	"name, proto, secmode, extension, digest_user, " \
+			"presence_group"
+#define DUSER_COLS	"username, realm, ha1_md5, ha1_sha256, " \
+			"ha1_sha512_256, flags, changed"
+#define TRUNK_COLS	"name, peer, port, transport, secmode, digest, " \
+			"nonce_validity, x509_subject, flags, prefix, " \
+			"out_realm, out_user, out_secret"
+#define REG_COLS	"aor, device, contact, transport, source, " \
+			"cert_subject, expires"
 
 /* The cached statements. */
 enum st_id {
@@ -144,6 +200,18 @@ enum st_id {
 	ST_CERT_COUNT,
 	ST_TRUST_ADD,
 	ST_TRUST_DEL,
+	ST_SIPDEV_PUT,
+	ST_SIPDEV_GET,
+	ST_SIPDEV_BY_EXT,
+	ST_EXT_OWNER,
+	ST_DUSER_PUT,
+	ST_DUSER_GET,
+	ST_DUSER_DEL,
+	ST_TRUNK_PUT,
+	ST_TRUNK_GET,
+	ST_TRUNK_DEL,
+	ST_REG_CLEAR,
+	ST_REG_ADD,
 	ST__MAX
 };
 
@@ -227,6 +295,32 @@ static const char *const st_sql[ST__MAX] = {
 	    "subject = excluded.subject, not_after = excluded.not_after, "
 	    "pem = excluded.pem",
 	[ST_TRUST_DEL] = "DELETE FROM trust WHERE store = ?1 AND sha256 = ?2",
+	[ST_SIPDEV_PUT] = "INSERT INTO devices (name, proto, secmode, "
+	    "description, extension, digest_user, presence_group) VALUES "
+	    "(?1, ?2, ?3, '', ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET "
+	    "proto = excluded.proto, secmode = excluded.secmode, "
+	    "extension = excluded.extension, "
+	    "digest_user = excluded.digest_user, "
+	    "presence_group = excluded.presence_group",
+	[ST_SIPDEV_GET] = "SELECT " SIPDEV_COLS " FROM devices "
+	    "WHERE name = ?1",
+	[ST_SIPDEV_BY_EXT] = "SELECT " SIPDEV_COLS " FROM devices "
+	    "WHERE extension = ?1",
+	[ST_EXT_OWNER] = "SELECT name FROM devices WHERE extension = ?1 "
+	    "AND name != ?2",
+	[ST_DUSER_PUT] = "INSERT OR REPLACE INTO digest_users (" DUSER_COLS
+	    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_DUSER_GET] = "SELECT " DUSER_COLS " FROM digest_users "
+	    "WHERE username = ?1 AND realm = ?2",
+	[ST_DUSER_DEL] = "DELETE FROM digest_users WHERE username = ?1 "
+	    "AND realm = ?2",
+	[ST_TRUNK_PUT] = "INSERT OR REPLACE INTO trunks (" TRUNK_COLS
+	    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_TRUNK_GET] = "SELECT " TRUNK_COLS " FROM trunks WHERE name = ?1",
+	[ST_TRUNK_DEL] = "DELETE FROM trunks WHERE name = ?1",
+	[ST_REG_CLEAR] = "DELETE FROM registrations",
+	[ST_REG_ADD] = "INSERT INTO registrations (" REG_COLS ") VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 struct store {
@@ -250,6 +344,15 @@ static const char *const status_names[] = {
 };
 static const char *const cert_state_names[] = {
 	"issued", "installed", "fetched", "deleted",
+};
+static const char *const secmode_names[] = {
+	"nonsecure", "authenticated", "encrypted",
+};
+static const char *const transport_names[] = {
+	"udp", "tcp", "tls",
+};
+static const char *const proto_names[] = {
+	"sip", "sccp",
 };
 #define NELEM(a)	(int)(sizeof(a) / sizeof((a)[0]))
 
@@ -1963,5 +2066,754 @@ capf_keyspec_text(int type, int bits, int curve, char *buf, size_t size)
 		return uc_fail(UC_ERR_ARG, "key spec %s: %zu-byte buffer too "
 		    "small", tmp, size);
 	memcpy(buf, tmp, strlen(tmp) + 1);
+	return 0;
+}
+
+/*
+ * Call control (schema 2).
+ */
+
+/* What check_text accepts besides printable ASCII without space. */
+#define TX_EMPTY	0x01	/* "" */
+#define TX_SPACE	0x02	/* ' ' */
+#define TX_QUOTE	0x04	/* '"' and '\\' */
+
+/*
+ * A NUL-terminated text field of size bytes: printable ASCII, no space
+ * or quote unless flags allow, non-empty unless TX_EMPTY.
+ */
+static int
+check_text(const char *v, size_t size, int flags, const char *what)
+{
+	char	 buf[40];
+	size_t	 i, n;
+
+	if ((n = strnlen(v, size)) == size)
+		return uc_fail(UC_ERR_ARG, "store: %s longer than %zu bytes",
+		    what, size - 1);
+	if (n == 0 && !(flags & TX_EMPTY))
+		return uc_fail(UC_ERR_ARG, "store: empty %s", what);
+	for (i = 0; i < n; i++) {
+		if (v[i] < ' ' || v[i] > '~' ||
+		    (v[i] == ' ' && !(flags & TX_SPACE)) ||
+		    ((v[i] == '"' || v[i] == '\\') && !(flags & TX_QUOTE)))
+			return uc_fail(UC_ERR_ARG, "store: %s \"%s\": byte "
+			    "%zu is not allowed", what,
+			    safe_text(v, buf, sizeof(buf)), i);
+	}
+	return 0;
+}
+
+/* An extension or dialled prefix: [0-9A-Za-z+*#._-], maybe empty. */
+static int
+check_ext(const char *v, int flags, const char *what)
+{
+	char	 buf[40];
+	size_t	 n;
+	int	 r;
+
+	if ((r = check_text(v, STORE_EXT_MAX, flags, what)) != 0)
+		return r;
+	n = strlen(v);
+	if (strspn(v, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz+*#._-") != n)
+		return uc_fail(UC_ERR_ARG, "store: %s \"%s\": want 0-9 A-Z a-z "
+		    "+ * # . _ -", what, safe_text(v, buf, sizeof(buf)));
+	return 0;
+}
+
+/* A sealed value: "" or "s1:" and base64 (lib/seal.h). */
+static int
+check_sealed(const char *v, const char *what)
+{
+	size_t	 n;
+
+	if ((n = strnlen(v, STORE_SEALED_MAX)) == STORE_SEALED_MAX)
+		return uc_fail(UC_ERR_ARG, "store: %s longer than %d bytes",
+		    what, STORE_SEALED_MAX - 1);
+	if (n == 0)
+		return 0;
+	if (n < 4 || strncmp(v, "s1:", 3) != 0 ||
+	    strspn(v + 3, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/=") != n - 3)
+		return uc_fail(UC_ERR_ARG, "store: %s is not sealed (lib/seal.h"
+		    " form s1:BASE64); refusing to store a plain secret",
+		    what);
+	return 0;
+}
+
+/*
+ * Bind ?1.. from a type string: 't' text (borrowed), 'i' int, 'I'
+ * int64.  Returns the SQLite code of the first failure or SQLITE_OK.
+ */
+static int
+bind_args(sqlite3_stmt *st, const char *types, ...)
+{
+	va_list	 ap;
+	int	 i, rc = SQLITE_OK;
+
+	va_start(ap, types);
+	for (i = 0; types[i] != '\0' && rc == SQLITE_OK; i++) {
+		switch (types[i]) {
+		case 't':
+			rc = sqlite3_bind_text(st, i + 1,
+			    va_arg(ap, const char *), -1, SQLITE_STATIC);
+			break;
+		case 'i':
+			rc = sqlite3_bind_int(st, i + 1, va_arg(ap, int));
+			break;
+		case 'I':
+			rc = sqlite3_bind_int64(st, i + 1,
+			    va_arg(ap, int64_t));
+			break;
+		default:
+			rc = SQLITE_MISUSE;
+			break;
+		}
+	}
+	va_end(ap);
+	return rc;
+}
+
+/*
+ * Walk the rows of a constant query (prepared per call, so a walk may
+ * nest in another): emit(s, st, ctx) per row.  Returns 0, emit's
+ * non-zero result, or UC_ERR_*.
+ */
+static int
+walk(struct store *s, const char *sql,
+    int (*emit)(struct store *, sqlite3_stmt *, void *), void *ctx,
+    const char *what)
+{
+	sqlite3_stmt	*st = NULL;
+	int		 r = 0, rc = SQLITE_OK;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return sqlerr(s, "%s", what);
+	while (r == 0 && rc == SQLITE_OK &&
+	    (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		r = emit(s, st, ctx);
+		rc = SQLITE_OK;
+	}
+	if (r == 0 && rc != SQLITE_DONE && rc != SQLITE_OK)
+		r = sqlerr(s, "%s", what);
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* Fields of a sipdev we write. */
+static int
+check_sipdev(const struct store_sipdev *d)
+{
+	int	 r;
+
+	if ((r = check_name(d->name)) != 0 ||
+	    (r = check_ext(d->extension, TX_EMPTY, "extension")) != 0 ||
+	    (r = check_text(d->digest_user, sizeof(d->digest_user), TX_EMPTY,
+	    "digest user")) != 0 ||
+	    (r = check_text(d->presence_group, sizeof(d->presence_group),
+	    TX_EMPTY | TX_SPACE, "presence group")) != 0)
+		return r;
+	if ((d->proto != STORE_PROTO_SIP && d->proto != STORE_PROTO_SCCP) ||
+	    d->secmode < STORE_SEC_NONSECURE ||
+	    d->secmode > STORE_SEC_ENCRYPTED)
+		return uc_fail(UC_ERR_ARG, "store: device %s: bad protocol %d "
+		    "or security mode %d", d->name, d->proto, d->secmode);
+	return 0;
+}
+
+/* UC_ERR_ARG when another device than name has extension ext. */
+static int
+ext_free(struct store *s, const char *ext, const char *name)
+{
+	sqlite3_stmt	*st;
+	char		 owner[STORE_NAME_MAX];
+	int		 r;
+
+	if (ext[0] == '\0')
+		return 0;
+	if ((st = stmt(s, ST_EXT_OWNER)) == NULL)
+		return UC_ERR_IO;
+	r = step_row(s, st, bind_args(st, "tt", ext, name), "extension", ext);
+	if (r == 0 && (r = col_text(s, st, 0, owner, sizeof(owner))) == 0)
+		r = uc_fail(UC_ERR_ARG, "store %s: extension %s is already "
+		    "the line of device %s", s->path, ext, owner);
+	else if (r == UC_ERR_NOTFOUND)
+		r = 0;
+	st_done(st);
+	return r;
+}
+
+/*
+ * Create device d->name, or update its protocol, security mode and SIP
+ * settings (description, CAPF task and certificates stay).  An
+ * extension another device has is UC_ERR_ARG.
+ */
+int
+store_sipdev_put(struct store *s, const struct store_sipdev *d)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((r = check_sipdev(d)) != 0 || (r = tx_begin(s)) != 0)
+		return r;
+	if ((r = ext_free(s, d->extension, d->name)) == 0) {
+		if ((st = stmt(s, ST_SIPDEV_PUT)) == NULL)
+			r = UC_ERR_IO;
+		else
+			r = st_exec(s, st, bind_args(st, "tiittt", d->name,
+			    d->proto, d->secmode, d->extension, d->digest_user,
+			    d->presence_group), NULL, "put device", d->name);
+	}
+	return tx_end(s, r);
+}
+
+static int
+sipdev_row(struct store *s, sqlite3_stmt *st, struct store_sipdev *d)
+{
+	int	 r;
+
+	memset(d, 0, sizeof(*d));
+	if ((r = col_text(s, st, 0, d->name, sizeof(d->name))) != 0 ||
+	    (r = col_text(s, st, 3, d->extension,
+	    sizeof(d->extension))) != 0 ||
+	    (r = col_text(s, st, 4, d->digest_user,
+	    sizeof(d->digest_user))) != 0 ||
+	    (r = col_text(s, st, 5, d->presence_group,
+	    sizeof(d->presence_group))) != 0)
+		return r;
+	d->proto = sqlite3_column_int(st, 1);
+	d->secmode = sqlite3_column_int(st, 2);
+	return 0;
+}
+
+/* One sipdev by key (name or extension); *d cleared first. */
+static int
+sipdev_query(struct store *s, enum st_id id, const char *key,
+    struct store_sipdev *d, const char *what)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	memset(d, 0, sizeof(*d));
+	if ((st = stmt(s, id)) == NULL)
+		return UC_ERR_IO;
+	r = step_row(s, st, sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC),
+	    what, key);
+	if (r == 0)
+		r = sipdev_row(s, st, d);
+	st_done(st);
+	return r;
+}
+
+/* Device name with its SIP settings into *d.  UC_ERR_NOTFOUND. */
+int
+store_sipdev_get(struct store *s, const char *name, struct store_sipdev *d)
+{
+	int	 r;
+
+	if ((r = check_name(name)) != 0) {
+		memset(d, 0, sizeof(*d));
+		return r;
+	}
+	return sipdev_query(s, ST_SIPDEV_GET, name, d, "device");
+}
+
+/* The device whose extension is ext into *d.  UC_ERR_NOTFOUND. */
+int
+store_sipdev_by_ext(struct store *s, const char *ext, struct store_sipdev *d)
+{
+	int	 r;
+
+	if (ext == NULL || (r = check_ext(ext, 0, "extension")) != 0) {
+		memset(d, 0, sizeof(*d));
+		return ext == NULL ? uc_fail(UC_ERR_ARG, "store: no "
+		    "extension") : r;
+	}
+	return sipdev_query(s, ST_SIPDEV_BY_EXT, ext, d,
+	    "device with extension");
+}
+
+struct sipdev_walk {
+	int	(*fn)(const struct store_sipdev *, void *);
+	void	*arg;
+};
+
+static int
+sipdev_emit(struct store *s, sqlite3_stmt *st, void *ctx)
+{
+	struct sipdev_walk	*w = ctx;
+	struct store_sipdev	 d;
+	int			 r;
+
+	if ((r = sipdev_row(s, st, &d)) != 0)
+		return r;
+	return w->fn(&d, w->arg);
+}
+
+/* Call fn for each device (SIP settings or not) in name order. */
+int
+store_sipdev_list(struct store *s,
+    int (*fn)(const struct store_sipdev *, void *), void *arg)
+{
+	struct sipdev_walk	 w = { fn, arg };
+
+	return walk(s, "SELECT " SIPDEV_COLS " FROM devices ORDER BY name",
+	    sipdev_emit, &w, "list devices");
+}
+
+/* The key of a digest user: username and realm. */
+static int
+check_duser_key(const char *user, const char *realm)
+{
+	int	 r;
+
+	if (user == NULL || realm == NULL)
+		return uc_fail(UC_ERR_ARG, "store: digest user without name "
+		    "or realm");
+	if ((r = check_text(user, sizeof(((struct store_duser *)0)->username),
+	    0, "digest user name")) != 0 ||
+	    (r = check_text(realm, sizeof(((struct store_duser *)0)->realm),
+	    TX_SPACE, "digest realm")) != 0)
+		return r;
+	return 0;
+}
+
+/*
+ * Insert or replace digest user u: at least one sealed HA1, flags
+ * STORE_F_* only; changed 0 means now.
+ */
+int
+store_duser_put(struct store *s, const struct store_duser *u)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((r = check_duser_key(u->username, u->realm)) != 0 ||
+	    (r = check_sealed(u->ha1_md5, "MD5 HA1")) != 0 ||
+	    (r = check_sealed(u->ha1_sha256, "SHA-256 HA1")) != 0 ||
+	    (r = check_sealed(u->ha1_sha512_256, "SHA-512-256 HA1")) != 0)
+		return r;
+	if (u->ha1_md5[0] == '\0' && u->ha1_sha256[0] == '\0' &&
+	    u->ha1_sha512_256[0] == '\0')
+		return uc_fail(UC_ERR_ARG, "store: digest user %s: no HA1",
+		    u->username);
+	if ((u->flags & ~STORE_F_ALL) != 0)
+		return uc_fail(UC_ERR_ARG, "store: digest user %s: bad flags "
+		    "%#x", u->username, (unsigned)u->flags);
+	if ((r = tx_begin(s)) != 0)
+		return r;
+	if ((st = stmt(s, ST_DUSER_PUT)) == NULL)
+		r = UC_ERR_IO;
+	else
+		r = st_exec(s, st, bind_args(st, "tttttiI", u->username,
+		    u->realm, u->ha1_md5, u->ha1_sha256, u->ha1_sha512_256,
+		    u->flags, u->changed != 0 ? u->changed :
+		    (int64_t)time(NULL)), NULL, "put digest user",
+		    u->username);
+	return tx_end(s, r);
+}
+
+static int
+duser_row(struct store *s, sqlite3_stmt *st, struct store_duser *u)
+{
+	int	 r;
+
+	memset(u, 0, sizeof(*u));
+	if ((r = col_text(s, st, 0, u->username, sizeof(u->username))) != 0 ||
+	    (r = col_text(s, st, 1, u->realm, sizeof(u->realm))) != 0 ||
+	    (r = col_text(s, st, 2, u->ha1_md5, sizeof(u->ha1_md5))) != 0 ||
+	    (r = col_text(s, st, 3, u->ha1_sha256,
+	    sizeof(u->ha1_sha256))) != 0 ||
+	    (r = col_text(s, st, 4, u->ha1_sha512_256,
+	    sizeof(u->ha1_sha512_256))) != 0)
+		return r;
+	u->flags = sqlite3_column_int(st, 5);
+	u->changed = sqlite3_column_int64(st, 6);
+	return 0;
+}
+
+/*
+ * Digest user (user, realm) into *u.  UC_ERR_NOTFOUND if none; the
+ * caller decides what an unknown user looks like on the wire.
+ */
+int
+store_duser_get(struct store *s, const char *user, const char *realm,
+    struct store_duser *u)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	memset(u, 0, sizeof(*u));
+	if ((r = check_duser_key(user, realm)) != 0)
+		return r;
+	if ((st = stmt(s, ST_DUSER_GET)) == NULL)
+		return UC_ERR_IO;
+	r = step_row(s, st, bind_args(st, "tt", user, realm), "digest user",
+	    user);
+	if (r == 0)
+		r = duser_row(s, st, u);
+	st_done(st);
+	if (r != 0)
+		OPENSSL_cleanse(u, sizeof(*u));
+	return r;
+}
+
+/* Delete digest user (user, realm).  UC_ERR_NOTFOUND if none. */
+int
+store_duser_del(struct store *s, const char *user, const char *realm)
+{
+	sqlite3_stmt	*st;
+	int		 r, n = 0;
+
+	if ((r = check_duser_key(user, realm)) != 0 ||
+	    (r = tx_begin(s)) != 0)
+		return r;
+	if ((st = stmt(s, ST_DUSER_DEL)) == NULL)
+		r = UC_ERR_IO;
+	else
+		r = st_exec(s, st, bind_args(st, "tt", user, realm), &n,
+		    "delete digest user", user);
+	if (r == 0 && n == 0)
+		r = uc_fail(UC_ERR_NOTFOUND, "store %s: digest user %s in "
+		    "realm %s not found", s->path, user, realm);
+	return tx_end(s, r);
+}
+
+struct duser_walk {
+	int	(*fn)(const struct store_duser *, void *);
+	void	*arg;
+};
+
+static int
+duser_emit(struct store *s, sqlite3_stmt *st, void *ctx)
+{
+	struct duser_walk	*w = ctx;
+	struct store_duser	 u;
+	int			 r;
+
+	if ((r = duser_row(s, st, &u)) == 0)
+		r = w->fn(&u, w->arg);
+	OPENSSL_cleanse(&u, sizeof(u));
+	return r;
+}
+
+/* Call fn for each digest user by realm, then username. */
+int
+store_duser_list(struct store *s,
+    int (*fn)(const struct store_duser *, void *), void *arg)
+{
+	struct duser_walk	 w = { fn, arg };
+
+	return walk(s, "SELECT " DUSER_COLS " FROM digest_users "
+	    "ORDER BY realm, username", duser_emit, &w,
+	    "list digest users");
+}
+
+/* Fields of a trunk we write. */
+static int
+check_trunk(const struct store_trunk *t)
+{
+	int	 r;
+
+	if ((r = check_name(t->name)) != 0 ||
+	    (r = check_text(t->peer, sizeof(t->peer), 0, "trunk peer")) != 0 ||
+	    (r = check_text(t->x509_subject, sizeof(t->x509_subject),
+	    TX_EMPTY | TX_SPACE | TX_QUOTE, "trunk X.509 subject")) != 0 ||
+	    (r = check_ext(t->prefix, TX_EMPTY, "trunk prefix")) != 0 ||
+	    (r = check_text(t->out_realm, sizeof(t->out_realm),
+	    TX_EMPTY | TX_SPACE, "trunk outgoing realm")) != 0 ||
+	    (r = check_text(t->out_user, sizeof(t->out_user), TX_EMPTY,
+	    "trunk outgoing user")) != 0 ||
+	    (r = check_sealed(t->out_secret, "trunk outgoing secret")) != 0)
+		return r;
+	if (t->port < 0 || t->port > 65535 ||
+	    t->transport < STORE_TP_UDP || t->transport > STORE_TP_TLS ||
+	    t->secmode < STORE_SEC_NONSECURE ||
+	    t->secmode > STORE_SEC_ENCRYPTED ||
+	    (t->digest != 0 && t->digest != 1) || t->nonce_validity < 0 ||
+	    (t->flags & ~STORE_F_ALL) != 0)
+		return uc_fail(UC_ERR_ARG, "store: trunk %s: bad port %d, "
+		    "transport %d, security mode %d, digest %d, nonce "
+		    "validity %d or flags %#x", t->name, t->port, t->transport,
+		    t->secmode, t->digest, t->nonce_validity,
+		    (unsigned)t->flags);
+	if (t->out_secret[0] != '\0' &&
+	    (t->out_realm[0] == '\0' || t->out_user[0] == '\0'))
+		return uc_fail(UC_ERR_ARG, "store: trunk %s: an outgoing "
+		    "secret needs a realm and a user", t->name);
+	return 0;
+}
+
+/* Insert or replace trunk t. */
+int
+store_trunk_put(struct store *s, const struct store_trunk *t)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	if ((r = check_trunk(t)) != 0 || (r = tx_begin(s)) != 0)
+		return r;
+	if ((st = stmt(s, ST_TRUNK_PUT)) == NULL)
+		r = UC_ERR_IO;
+	else
+		r = st_exec(s, st, bind_args(st, "ttiiiiititttt", t->name,
+		    t->peer, t->port, t->transport, t->secmode, t->digest,
+		    t->nonce_validity, t->x509_subject, t->flags, t->prefix,
+		    t->out_realm, t->out_user, t->out_secret), NULL,
+		    "put trunk", t->name);
+	return tx_end(s, r);
+}
+
+static int
+trunk_row(struct store *s, sqlite3_stmt *st, struct store_trunk *t)
+{
+	int	 r;
+
+	memset(t, 0, sizeof(*t));
+	if ((r = col_text(s, st, 0, t->name, sizeof(t->name))) != 0 ||
+	    (r = col_text(s, st, 1, t->peer, sizeof(t->peer))) != 0 ||
+	    (r = col_text(s, st, 7, t->x509_subject,
+	    sizeof(t->x509_subject))) != 0 ||
+	    (r = col_text(s, st, 9, t->prefix, sizeof(t->prefix))) != 0 ||
+	    (r = col_text(s, st, 10, t->out_realm,
+	    sizeof(t->out_realm))) != 0 ||
+	    (r = col_text(s, st, 11, t->out_user, sizeof(t->out_user))) != 0 ||
+	    (r = col_text(s, st, 12, t->out_secret,
+	    sizeof(t->out_secret))) != 0)
+		return r;
+	t->port = sqlite3_column_int(st, 2);
+	t->transport = sqlite3_column_int(st, 3);
+	t->secmode = sqlite3_column_int(st, 4);
+	t->digest = sqlite3_column_int(st, 5);
+	t->nonce_validity = sqlite3_column_int(st, 6);
+	t->flags = sqlite3_column_int(st, 8);
+	return 0;
+}
+
+/* Trunk name into *t.  UC_ERR_NOTFOUND if there is none. */
+int
+store_trunk_get(struct store *s, const char *name, struct store_trunk *t)
+{
+	sqlite3_stmt	*st;
+	int		 r;
+
+	memset(t, 0, sizeof(*t));
+	if ((r = check_name(name)) != 0)
+		return r;
+	if ((st = stmt(s, ST_TRUNK_GET)) == NULL)
+		return UC_ERR_IO;
+	r = step_row(s, st, sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC),
+	    "trunk", name);
+	if (r == 0)
+		r = trunk_row(s, st, t);
+	st_done(st);
+	return r;
+}
+
+/* Delete trunk name.  UC_ERR_NOTFOUND if there is none. */
+int
+store_trunk_del(struct store *s, const char *name)
+{
+	int	 r, n = 0;
+
+	if ((r = check_name(name)) != 0 || (r = tx_begin(s)) != 0)
+		return r;
+	r = exec_name(s, ST_TRUNK_DEL, name, &n, "delete trunk");
+	if (r == 0 && n == 0)
+		r = uc_fail(UC_ERR_NOTFOUND, "store %s: trunk %s not found",
+		    s->path, name);
+	return tx_end(s, r);
+}
+
+struct trunk_walk {
+	int	(*fn)(const struct store_trunk *, void *);
+	void	*arg;
+};
+
+static int
+trunk_emit(struct store *s, sqlite3_stmt *st, void *ctx)
+{
+	struct trunk_walk	*w = ctx;
+	struct store_trunk	 t;
+	int			 r;
+
+	if ((r = trunk_row(s, st, &t)) == 0)
+		r = w->fn(&t, w->arg);
+	OPENSSL_cleanse(t.out_secret, sizeof(t.out_secret));
+	return r;
+}
+
+/* Call fn for each trunk in name order. */
+int
+store_trunk_list(struct store *s,
+    int (*fn)(const struct store_trunk *, void *), void *arg)
+{
+	struct trunk_walk	 w = { fn, arg };
+
+	return walk(s, "SELECT " TRUNK_COLS " FROM trunks ORDER BY name",
+	    trunk_emit, &w, "list trunks");
+}
+
+/* Fields of a registration row. */
+static int
+check_reg(const struct store_reg *g)
+{
+	int	 r;
+
+	if ((r = check_text(g->aor, sizeof(g->aor), 0,
+	    "registration AOR")) != 0 ||
+	    (r = check_name(g->device)) != 0 ||
+	    (r = check_field(g->contact, sizeof(g->contact),
+	    "registration contact")) != 0 ||
+	    (r = check_text(g->source, sizeof(g->source), TX_EMPTY,
+	    "registration source")) != 0 ||
+	    (r = check_field(g->cert_subject, sizeof(g->cert_subject),
+	    "registration certificate subject")) != 0)
+		return r;
+	if (strnlen(g->transport, sizeof(g->transport)) ==
+	    sizeof(g->transport) ||
+	    name_index(transport_names, NELEM(transport_names),
+	    g->transport) < 0)
+		return uc_fail(UC_ERR_ARG, "store: registration of %s: "
+		    "transport is not udp, tcp or tls", g->aor);
+	if (g->expires < 0)
+		return uc_fail(UC_ERR_ARG, "store: registration of %s: "
+		    "negative expiry", g->aor);
+	return 0;
+}
+
+/*
+ * Replace every registration row with regs[0..n-1] in one transaction:
+ * a reader sees the old set or the new one, never a mix.  Each row is
+ * checked before anything is written.
+ */
+int
+store_reg_replace(struct store *s, const struct store_reg *regs, size_t n)
+{
+	sqlite3_stmt	*st;
+	size_t		 i;
+	int		 r;
+
+	for (i = 0; i < n; i++)
+		if ((r = check_reg(&regs[i])) != 0)
+			return r;
+	if ((r = tx_begin(s)) != 0)
+		return r;
+	r = exec_plain(s, ST_REG_CLEAR, "clear registrations");
+	for (i = 0; i < n && r == 0; i++) {
+		if ((st = stmt(s, ST_REG_ADD)) == NULL)
+			r = UC_ERR_IO;
+		else
+			r = st_exec(s, st, bind_args(st, "ttttttI",
+			    regs[i].aor, regs[i].device, regs[i].contact,
+			    regs[i].transport, regs[i].source,
+			    regs[i].cert_subject, regs[i].expires), NULL,
+			    "write registration of", regs[i].aor);
+	}
+	return tx_end(s, r);
+}
+
+struct reg_walk {
+	int	(*fn)(const struct store_reg *, void *);
+	void	*arg;
+};
+
+static int
+reg_emit(struct store *s, sqlite3_stmt *st, void *ctx)
+{
+	struct reg_walk		*w = ctx;
+	struct store_reg	 g;
+	int			 r;
+
+	memset(&g, 0, sizeof(g));
+	if ((r = col_text(s, st, 0, g.aor, sizeof(g.aor))) != 0 ||
+	    (r = col_text(s, st, 1, g.device, sizeof(g.device))) != 0 ||
+	    (r = col_text(s, st, 2, g.contact, sizeof(g.contact))) != 0 ||
+	    (r = col_text(s, st, 3, g.transport, sizeof(g.transport))) != 0 ||
+	    (r = col_text(s, st, 4, g.source, sizeof(g.source))) != 0 ||
+	    (r = col_text(s, st, 5, g.cert_subject,
+	    sizeof(g.cert_subject))) != 0)
+		return r;
+	g.expires = sqlite3_column_int64(st, 6);
+	return w->fn(&g, w->arg);
+}
+
+/* Call fn for each registration by AOR, device, contact. */
+int
+store_reg_list(struct store *s, int (*fn)(const struct store_reg *, void *),
+    void *arg)
+{
+	struct reg_walk	 w = { fn, arg };
+
+	return walk(s, "SELECT " REG_COLS " FROM registrations "
+	    "ORDER BY aor, device, contact", reg_emit, &w,
+	    "list registrations");
+}
+
+const char *
+store_secmode_name(int m)
+{
+	return m >= 0 && m < NELEM(secmode_names) ? secmode_names[m] :
+	    "unknown";
+}
+
+/* "nonsecure" (also "non-secure"), "authenticated", "encrypted". */
+int
+store_secmode_parse(const char *word, int *m)
+{
+	char	 buf[40];
+	int	 i;
+
+	if (word != NULL && strcasecmp(word, "non-secure") == 0)
+		i = STORE_SEC_NONSECURE;
+	else if ((i = name_index(secmode_names, NELEM(secmode_names),
+	    word)) < 0)
+		return uc_fail(UC_ERR_ARG, "unknown security mode \"%s\" "
+		    "(nonsecure, authenticated, encrypted)",
+		    safe_text(word, buf, sizeof(buf)));
+	*m = i;
+	return 0;
+}
+
+const char *
+store_proto_name(int p)
+{
+	return p >= 0 && p < NELEM(proto_names) ? proto_names[p] : "unknown";
+}
+
+/* "sip", "sccp". */
+int
+store_proto_parse(const char *word, int *p)
+{
+	char	 buf[40];
+	int	 i;
+
+	if ((i = name_index(proto_names, NELEM(proto_names), word)) < 0)
+		return uc_fail(UC_ERR_ARG, "unknown device protocol \"%s\" "
+		    "(sip, sccp)", safe_text(word, buf, sizeof(buf)));
+	*p = i;
+	return 0;
+}
+
+const char *
+store_transport_name(int t)
+{
+	return t >= 0 && t < NELEM(transport_names) ? transport_names[t] :
+	    "unknown";
+}
+
+/* "udp", "tcp", "tls". */
+int
+store_transport_parse(const char *word, int *t)
+{
+	char	 buf[40];
+	int	 i;
+
+	if ((i = name_index(transport_names, NELEM(transport_names),
+	    word)) < 0)
+		return uc_fail(UC_ERR_ARG, "unknown transport \"%s\" (udp, "
+		    "tcp, tls)", safe_text(word, buf, sizeof(buf)));
+	*t = i;
 	return 0;
 }

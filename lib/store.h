@@ -20,7 +20,7 @@
 #define STORE_NAME_MAX	64	/* device name incl. NUL */
 #define STORE_REASON_MAX 128
 #define STORE_HASH_MAX	160	/* encoded password hash incl. NUL */
-#define STORE_SCHEMA	1	/* current schema version */
+#define STORE_SCHEMA	2	/* current schema version */
 
 #define STORE_RDONLY	0x01
 #define STORE_CREATE	0x02	/* create the file (mode 0600) if missing */
@@ -190,5 +190,126 @@ int	 capf_auth_parse(const char *, int *);
 /* "rsa:2048", "ec:P-256": key_type, key_bits, curve. */
 int	 capf_keyspec_parse(const char *, int *, int *, int *);
 int	 capf_keyspec_text(int, int, int, char *, size_t);
+
+/*
+ * Call control (schema 2).  Device SIP settings live beside the device
+ * row; digest users keep only sealed HA1 values (lib/seal.h, aad
+ * "user\0realm\0ALG"); trunk outgoing credentials are sealed the same
+ * way (aad "trunk\0name\0realm").  Registrations are written behind
+ * by ccmd so that ccmctl can list them.
+ *
+ * Text fields: device and trunk names as for devices; an extension or
+ * prefix is [0-9A-Za-z+*#._-]; a digest user name printable ASCII
+ * without space, '"' or '\\'; a realm the same with spaces allowed.  A
+ * sealed value must be "" or sealed text ("s1:..."): the store refuses
+ * a plain HA1 or password.  Every walk (the _list functions) calls fn
+ * per row with a read transaction open: fn may read the store but
+ * should not write to it; a non-zero return from fn stops the walk and
+ * is returned.
+ */
+#define STORE_EXT_MAX	32
+#define STORE_SEALED_MAX 160	/* a sealed HA1 incl. NUL */
+
+/* Feature flags: trunk profiles and application users (spec 5). */
+#define STORE_F_OOD_REFER	0x01	/* accept out-of-dialog REFER */
+#define STORE_F_UNSOL_NOTIFY	0x02	/* accept unsolicited NOTIFY */
+#define STORE_F_REPLACES	0x04	/* accept INVITE with Replaces */
+#define STORE_F_PRESENCE	0x08	/* accept presence SUBSCRIBE */
+#define STORE_F_TX_SECURITY	0x10	/* transmit security status */
+#define STORE_F_ALL		0x1f
+
+struct store_sipdev {
+	char		 name[STORE_NAME_MAX];
+	int		 proto;			/* enum store_proto */
+	int		 secmode;		/* enum store_secmode */
+	char		 extension[STORE_EXT_MAX];	/* "" none */
+	char		 digest_user[64];	/* "" none: no digest */
+	char		 presence_group[64];	/* "" = "Standard" */
+};
+
+struct store_duser {
+	char		 username[64];
+	char		 realm[128];
+	char		 ha1_md5[STORE_SEALED_MAX];	/* sealed; "" none */
+	char		 ha1_sha256[STORE_SEALED_MAX];
+	char		 ha1_sha512_256[STORE_SEALED_MAX];
+	int		 flags;			/* STORE_F_*: app-level */
+	int64_t		 changed;
+};
+
+enum store_transport { STORE_TP_UDP = 0, STORE_TP_TCP = 1, STORE_TP_TLS = 2 };
+
+struct store_trunk {
+	char		 name[STORE_NAME_MAX];
+	char		 peer[256];		/* host or address */
+	int		 port;			/* 0 = 5060/5061 */
+	int		 transport;		/* enum store_transport */
+	int		 secmode;		/* enum store_secmode */
+	int		 digest;		/* challenge incoming */
+	int		 nonce_validity;	/* s; 0 = default */
+	char		 x509_subject[256];	/* expected peer name */
+	int		 flags;			/* STORE_F_* */
+	char		 prefix[STORE_EXT_MAX];	/* dialled numbers routed */
+	char		 out_realm[128];	/* answer challenges for */
+	char		 out_user[64];
+	char		 out_secret[STORE_SEALED_MAX]; /* sealed password */
+};
+
+struct store_reg {
+	char		 aor[STORE_EXT_MAX];
+	char		 device[STORE_NAME_MAX];
+	char		 contact[256];
+	char		 transport[8];		/* "udp", "tcp", "tls" */
+	char		 source[64];
+	char		 cert_subject[256];
+	int64_t		 expires;		/* unix time it ends */
+};
+
+/*
+ * sipdev_put creates the device row or updates its proto, secmode and
+ * SIP settings (the description, CAPF task and certificates stay).  An
+ * extension already used by another device is UC_ERR_ARG.
+ */
+int	 store_sipdev_put(struct store *, const struct store_sipdev *);
+int	 store_sipdev_get(struct store *, const char *, struct store_sipdev *);
+/* The device whose line is this extension (not ""). */
+int	 store_sipdev_by_ext(struct store *, const char *,
+	    struct store_sipdev *);
+/* Every device, with SIP settings or without, by name. */
+int	 store_sipdev_list(struct store *,
+	    int (*)(const struct store_sipdev *, void *), void *);
+
+/* Insert or replace a digest user; at least one HA1; changed 0 = now. */
+int	 store_duser_put(struct store *, const struct store_duser *);
+/* By (username, realm); UC_ERR_NOTFOUND if there is none. */
+int	 store_duser_get(struct store *, const char *, const char *,
+	    struct store_duser *);
+int	 store_duser_del(struct store *, const char *, const char *);
+/* By realm, then username. */
+int	 store_duser_list(struct store *,
+	    int (*)(const struct store_duser *, void *), void *);
+
+/* Insert or replace a trunk; out_secret needs out_realm and out_user.
+   list: by name. */
+int	 store_trunk_put(struct store *, const struct store_trunk *);
+int	 store_trunk_get(struct store *, const char *, struct store_trunk *);
+int	 store_trunk_del(struct store *, const char *);
+int	 store_trunk_list(struct store *,
+	    int (*)(const struct store_trunk *, void *), void *);
+
+/* Replace every registration row with these (one transaction). */
+int	 store_reg_replace(struct store *, const struct store_reg *, size_t);
+/* By aor, device, contact. */
+int	 store_reg_list(struct store *,
+	    int (*)(const struct store_reg *, void *), void *);
+
+/* "nonsecure", "authenticated", "encrypted"; "udp", "tcp", "tls"; "sip",
+   "sccp".  Parsers ignore case and set the detail line on failure. */
+const char *store_secmode_name(int);
+int	 store_secmode_parse(const char *, int *);
+const char *store_proto_name(int);
+int	 store_proto_parse(const char *, int *);
+const char *store_transport_name(int);
+int	 store_transport_parse(const char *, int *);
 
 #endif /* UCSEC_STORE_H */

@@ -207,10 +207,14 @@ main(int argc, char *argv[])
 	unit_register_enccfg();
 	unit_register_store();
 	unit_register_pwhash();
+	unit_register_digest();
+	unit_register_seal();
 	unit_register_csv();
 	unit_register_capfmsg();
 	unit_register_lsc();
 	unit_register_json();
+	unit_register_sdes();
+	unit_register_sdp();
 	if (reg_error) {
 		fprintf(stderr, "test registration failed: %s\n",
 		    CU_get_error_msg());

@@ -5,6 +5,9 @@
  * transaction, proved by a trigger that makes the second half fail);
  * trust stores; name and key-spec helpers; a second connection on the
  * same file; a bulk import of 5000 tasks; the rate of capfd's hot path.
+ * Call control (schema 2): migration of a version 1 file with its rows,
+ * SIP device settings and unique extensions, digest users (sealed HA1
+ * only), trunks, and the all-or-nothing replacement of registrations.
  * The raw file is read with sqlite3 directly to check what is stored.
  */
 #include <sys/stat.h>
@@ -160,7 +163,7 @@ test_schema_is_created_and_reopened(void)
 	CU_ASSERT_EQUAL(sb.st_mode & 07777, 0600);
 	store_close(s);
 
-	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA user_version"), "1");
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA user_version"), "2");
 	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA application_id"),
 	    "1969451877");	/* 0x75637365, "ucse" */
 	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA foreign_key_check"),
@@ -168,7 +171,8 @@ test_schema_is_created_and_reopened(void)
 	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA journal_mode"), "wal");
 	CU_ASSERT_STRING_EQUAL(raw_text(path, "SELECT group_concat(name, ' ') "
 	    "FROM (SELECT name FROM sqlite_master WHERE type = 'table' "
-	    "ORDER BY name)"), "capf_tasks certificates devices trust");
+	    "ORDER BY name)"), "capf_tasks certificates devices digest_users "
+	    "registrations trunks trust");
 
 	/* Reopen read-write (no migration) and read-only. */
 	CU_ASSERT_EQUAL_FATAL(store_open(path, 0, &s), 0);
@@ -191,12 +195,12 @@ test_future_or_foreign_schema_is_refused(void)
 	s = fresh("future");
 	store_close(s);
 	snprintf(path, sizeof(path), "%s/future.db", unit_tmpdir());
-	CU_ASSERT_EQUAL(raw_exec(path, "PRAGMA user_version = 2"), 0);
+	CU_ASSERT_EQUAL(raw_exec(path, "PRAGMA user_version = 3"), 0);
 	s = NULL;
 	UNIT_FAILS(store_open(path, 0, &s), UC_ERR_UNSUPPORTED, "newer");
 	CU_ASSERT_PTR_NULL(s);
 	UNIT_FAILS(store_open(path, STORE_RDONLY, &s), UC_ERR_UNSUPPORTED,
-	    "version 2");
+	    "version 3");
 
 	/* Some other application's SQLite file. */
 	snprintf(path, sizeof(path), "%s", dbpath("foreign"));
@@ -1492,6 +1496,625 @@ test_hot_path_rate(void)
 	store_close(s);
 }
 
+/* The version 1 schema as released (store.c migrations[0]). */
+static const char v1_schema[] =
+	"PRAGMA application_id = 1969451877;"
+	"CREATE TABLE devices ("
+	"  name TEXT PRIMARY KEY NOT NULL,"
+	"  proto INTEGER NOT NULL DEFAULT 1,"
+	"  secmode INTEGER NOT NULL DEFAULT 0,"
+	"  description TEXT NOT NULL DEFAULT '');"
+	"CREATE TABLE capf_tasks ("
+	"  device TEXT PRIMARY KEY NOT NULL"
+	"    REFERENCES devices(name) ON DELETE CASCADE,"
+	"  op INTEGER NOT NULL,"
+	"  auth INTEGER NOT NULL,"
+	"  key_type INTEGER NOT NULL,"
+	"  key_bits INTEGER NOT NULL,"
+	"  curve INTEGER NOT NULL,"
+	"  deadline INTEGER NOT NULL DEFAULT 0,"
+	"  status INTEGER NOT NULL DEFAULT 0,"
+	"  reason TEXT NOT NULL DEFAULT '',"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  auth_fails INTEGER NOT NULL DEFAULT 0,"
+	"  locked_until INTEGER NOT NULL DEFAULT 0,"
+	"  updated INTEGER NOT NULL DEFAULT 0,"
+	"  pwhash TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX capf_tasks_deadline ON capf_tasks(deadline)"
+	"  WHERE deadline != 0;"
+	"CREATE TABLE certificates ("
+	"  serial TEXT PRIMARY KEY NOT NULL,"
+	"  device TEXT NOT NULL"
+	"    REFERENCES devices(name) ON DELETE CASCADE,"
+	"  state INTEGER NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  issued INTEGER NOT NULL,"
+	"  issuer TEXT NOT NULL,"
+	"  pem TEXT NOT NULL);"
+	"CREATE INDEX certificates_device ON certificates(device, issued);"
+	"CREATE TABLE trust ("
+	"  store TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  subject TEXT NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  pem TEXT NOT NULL,"
+	"  PRIMARY KEY (store, sha256));"
+	"PRAGMA user_version = 1;";
+
+/* Sealed-looking text (the store checks the form, not the crypto). */
+#define SEALED_A	"s1:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+#define SEALED_B	"s1:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJC"
+#define SEALED_C	"s1:Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0ND=="
+
+static void
+sipdev_init(struct store_sipdev *d, const char *name, const char *ext,
+    const char *user)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	snprintf(d->extension, sizeof(d->extension), "%s", ext);
+	snprintf(d->digest_user, sizeof(d->digest_user), "%s", user);
+	d->proto = STORE_PROTO_SIP;
+	d->secmode = STORE_SEC_ENCRYPTED;
+}
+
+/*
+ * A version 1 file with a device, its CAPF task, a certificate and a
+ * trust entry opens as version 2 with every row intact; the new columns
+ * are empty and usable at once.  Read-only cannot migrate it.
+ */
+static void
+test_migration_from_v1_keeps_rows(void)
+{
+	struct store		*s = NULL;
+	struct store_device	 d;
+	struct store_sipdev	 sd;
+	struct capf_task	 t;
+	struct store_cert	 c;
+	char			 path[1024];
+
+	snprintf(path, sizeof(path), "%s", dbpath("v1"));
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, v1_schema), 0);
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "INSERT INTO devices VALUES "
+	    "('SEP001122334455', 0, 2, 'lobby');"
+	    "INSERT INTO capf_tasks (device, op, auth, key_type, key_bits, "
+	    "curve, deadline, attempts, pwhash) VALUES ('SEP001122334455', "
+	    "1, 1, 0, 2048, 0, 4000000000, 3, 'pbkdf2-sha256$x');"
+	    "INSERT INTO certificates VALUES ('0A', 'SEP001122334455', 1, 1, "
+	    "2, 3, 'CN=CAPF', 'PEM');"
+	    "INSERT INTO trust VALUES ('capf', 'ab', 'CN=root', 9, 'PEM');"),
+	    0);
+	UNIT_FAILS(store_open(path, STORE_RDONLY, &s), UC_ERR_FORMAT,
+	    "needs upgrading to 2");
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_EQUAL_FATAL(store_open(path, 0, &s), 0);
+	CU_ASSERT_EQUAL(store_schema_version(s), 2);
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA user_version"), "2");
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA foreign_key_check"),
+	    "(no row)");
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA integrity_check"), "ok");
+
+	CU_ASSERT_EQUAL(store_device_get(s, "SEP001122334455", &d), 0);
+	CU_ASSERT_EQUAL(d.proto, STORE_PROTO_SIP);
+	CU_ASSERT_EQUAL(d.secmode, STORE_SEC_ENCRYPTED);
+	CU_ASSERT_STRING_EQUAL(d.description, "lobby");
+	CU_ASSERT_EQUAL(store_capf_get(s, "SEP001122334455", &t), 0);
+	CU_ASSERT_EQUAL(t.op, CAPF_OP_INSTALL);
+	CU_ASSERT_EQUAL(t.attempts, 3);
+	CU_ASSERT_EQUAL(t.deadline, 4000000000LL);
+	CU_ASSERT_STRING_EQUAL(t.pwhash, "pbkdf2-sha256$x");
+	CU_ASSERT_EQUAL(store_cert_get(s, "0A", &c), 0);
+	CU_ASSERT_EQUAL(c.state, STORE_CERT_INSTALLED);
+	store_cert_clear(&c);
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "SELECT subject FROM trust"),
+	    "CN=root");
+
+	/* The old device has empty SIP settings, and takes new ones. */
+	CU_ASSERT_EQUAL(store_sipdev_get(s, "SEP001122334455", &sd), 0);
+	CU_ASSERT_STRING_EQUAL(sd.extension, "");
+	CU_ASSERT_STRING_EQUAL(sd.digest_user, "");
+	CU_ASSERT_EQUAL(sd.secmode, STORE_SEC_ENCRYPTED);
+	snprintf(sd.extension, sizeof(sd.extension), "1001");
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &sd), 0);
+	CU_ASSERT_EQUAL(store_sipdev_by_ext(s, "1001", &sd), 0);
+	CU_ASSERT_STRING_EQUAL(sd.name, "SEP001122334455");
+	CU_ASSERT_EQUAL(store_device_get(s, "SEP001122334455", &d), 0);
+	CU_ASSERT_STRING_EQUAL(d.description, "lobby");
+	CU_ASSERT_EQUAL(store_capf_get(s, "SEP001122334455", &t), 0);
+	CU_ASSERT_EQUAL(t.attempts, 3);
+	store_close(s);
+
+	/* Migrated once: reopening (also read-only) changes nothing. */
+	CU_ASSERT_EQUAL_FATAL(store_open(path, STORE_RDONLY, &s), 0);
+	CU_ASSERT_EQUAL(store_sipdev_get(s, "SEP001122334455", &sd), 0);
+	CU_ASSERT_STRING_EQUAL(sd.extension, "1001");
+	store_close(s);
+}
+
+/*
+ * A migration that fails half-way leaves the file at version 1: a
+ * table the new schema creates already exists, so 1 -> 2 fails.
+ */
+static void
+test_failed_migration_leaves_v1(void)
+{
+	struct store	*s = NULL;
+	char		 path[1024];
+
+	snprintf(path, sizeof(path), "%s", dbpath("v1bad"));
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, v1_schema), 0);
+	CU_ASSERT_EQUAL_FATAL(raw_exec(path, "CREATE TABLE trunks (x)"), 0);
+	UNIT_FAILS(store_open(path, 0, &s), UC_ERR_IO, "version 2");
+	CU_ASSERT_PTR_NULL(s);
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "PRAGMA user_version"), "1");
+	/* The columns added before the failure were rolled back too. */
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "SELECT count(*) FROM "
+	    "pragma_table_info('devices') WHERE name = 'extension'"), "0");
+}
+
+static int
+collect_sipdev(const struct store_sipdev *d, void *arg)
+{
+	char	*buf = arg;
+	size_t	 n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s=%s", n ? " " : "", d->name,
+	    d->extension);
+	return 0;
+}
+
+static void
+test_sipdev_put_get_and_unique_extension(void)
+{
+	struct store		*s;
+	struct store_sipdev	 d, g;
+	struct store_device	 dev;
+	struct capf_task	 t;
+	char			 path[1024], list[512] = "";
+
+	if ((s = fresh("sipdev")) == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/sipdev.db", unit_tmpdir());
+	sipdev_init(&d, "SEPAAAAAAAAAAAA", "1001", "alice");
+	snprintf(d.presence_group, sizeof(d.presence_group), "Sales floor");
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	CU_ASSERT_EQUAL(store_sipdev_get(s, d.name, &g), 0);
+	CU_ASSERT_EQUAL(memcmp(&d, &g, sizeof(d)), 0);
+	/* The base device row was created with proto and secmode. */
+	CU_ASSERT_EQUAL(store_device_get(s, d.name, &dev), 0);
+	CU_ASSERT_EQUAL(dev.proto, STORE_PROTO_SIP);
+	CU_ASSERT_EQUAL(dev.secmode, STORE_SEC_ENCRYPTED);
+	CU_ASSERT_EQUAL(store_sipdev_by_ext(s, "1001", &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.name, "SEPAAAAAAAAAAAA");
+	CU_ASSERT_STRING_EQUAL(g.digest_user, "alice");
+	UNIT_FAILS(store_sipdev_by_ext(s, "1002", &g), UC_ERR_NOTFOUND,
+	    "1002");
+	CU_ASSERT_STRING_EQUAL(g.name, "");
+	UNIT_FAILS(store_sipdev_by_ext(s, "", &g), UC_ERR_ARG, "empty");
+	UNIT_FAILS(store_sipdev_by_ext(s, NULL, &g), UC_ERR_ARG, NULL);
+	UNIT_FAILS(store_sipdev_get(s, "SEPBBBBBBBBBBBB", &g),
+	    UC_ERR_NOTFOUND, "SEPBBBBBBBBBBBB");
+
+	/* Another device cannot take 1001; the same device may keep it. */
+	sipdev_init(&d, "SEPBBBBBBBBBBBB", "1001", "");
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG,
+	    "already the line of device SEPAAAAAAAAAAAA");
+	UNIT_FAILS(store_sipdev_get(s, d.name, &g), UC_ERR_NOTFOUND, NULL);
+	snprintf(d.extension, sizeof(d.extension), "1002");
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	sipdev_init(&d, "SEPAAAAAAAAAAAA", "1001", "alice2");
+	d.secmode = STORE_SEC_AUTHENTICATED;
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	CU_ASSERT_EQUAL(store_sipdev_get(s, d.name, &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.digest_user, "alice2");
+	CU_ASSERT_EQUAL(g.secmode, STORE_SEC_AUTHENTICATED);
+	CU_ASSERT_STRING_EQUAL(g.presence_group, "");
+	/* The unique index holds even against a raw write. */
+	CU_ASSERT_NOT_EQUAL(raw_exec(path, "UPDATE devices SET extension = "
+	    "'1001' WHERE name = 'SEPBBBBBBBBBBBB'"), 0);
+	/* Many devices without an extension. */
+	sipdev_init(&d, "SEPCCCCCCCCCCCC", "", "");
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	sipdev_init(&d, "SEPDDDDDDDDDDDD", "", "");
+	d.proto = STORE_PROTO_SCCP;
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	/* Moving an extension: free it, then take it. */
+	sipdev_init(&d, "SEPAAAAAAAAAAAA", "", "alice");
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	sipdev_init(&d, "SEPCCCCCCCCCCCC", "1001", "");
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	CU_ASSERT_EQUAL(store_sipdev_by_ext(s, "1001", &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.name, "SEPCCCCCCCCCCCC");
+
+	/* store_device_put and CAPF scheduling keep the SIP settings. */
+	CU_ASSERT_EQUAL(store_device_get(s, "SEPCCCCCCCCCCCC", &dev), 0);
+	snprintf(dev.description, sizeof(dev.description), "desk");
+	CU_ASSERT_EQUAL(store_device_put(s, &dev), 0);
+	task_init(&t, "SEPCCCCCCCCCCCC", CAPF_OP_INSTALL);
+	CU_ASSERT_EQUAL(store_capf_put(s, &t, NULL), 0);
+	CU_ASSERT_EQUAL(store_sipdev_get(s, "SEPCCCCCCCCCCCC", &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.extension, "1001");
+	/* ... and sipdev_put keeps the description and the task. */
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &g), 0);
+	CU_ASSERT_EQUAL(store_device_get(s, "SEPCCCCCCCCCCCC", &dev), 0);
+	CU_ASSERT_STRING_EQUAL(dev.description, "desk");
+	CU_ASSERT_EQUAL(store_capf_get(s, "SEPCCCCCCCCCCCC", &t), 0);
+
+	CU_ASSERT_EQUAL(store_sipdev_list(s, collect_sipdev, list), 0);
+	CU_ASSERT_STRING_EQUAL(list, "SEPAAAAAAAAAAAA= SEPBBBBBBBBBBBB=1002 "
+	    "SEPCCCCCCCCCCCC=1001 SEPDDDDDDDDDDDD=");
+
+	/* Fields the store refuses. */
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "10 01", "");
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "extension");
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "10'01", "");
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "extension");
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "1005", "al ice");
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "digest user");
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "1005", "al\"ice");
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "digest user");
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "1005", "");
+	d.secmode = 3;
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "security mode");
+	sipdev_init(&d, "SEP EEEE", "1005", "");
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "space");
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "1005", "");
+	memset(d.extension, '1', sizeof(d.extension));
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "longer");
+	UNIT_FAILS(store_sipdev_get(s, "SEPEEEEEEEEEEEE", &g),
+	    UC_ERR_NOTFOUND, NULL);
+
+	/* Deleting the device frees its extension. */
+	CU_ASSERT_EQUAL(store_device_del(s, "SEPCCCCCCCCCCCC"), 0);
+	UNIT_FAILS(store_sipdev_by_ext(s, "1001", &g), UC_ERR_NOTFOUND,
+	    NULL);
+	store_close(s);
+}
+
+static void
+duser_init(struct store_duser *u, const char *user, const char *realm)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->username, sizeof(u->username), "%s", user);
+	snprintf(u->realm, sizeof(u->realm), "%s", realm);
+	snprintf(u->ha1_md5, sizeof(u->ha1_md5), "%s", SEALED_A);
+	snprintf(u->ha1_sha256, sizeof(u->ha1_sha256), "%s", SEALED_B);
+	u->flags = STORE_F_PRESENCE;
+	u->changed = 1234;
+}
+
+static int
+collect_duser(const struct store_duser *u, void *arg)
+{
+	char	*buf = arg;
+	size_t	 n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s@%s", n ? " " : "", u->username,
+	    u->realm);
+	return 0;
+}
+
+static int
+duser_stop_at_second(const struct store_duser *u, void *arg)
+{
+	int	*n = arg;
+
+	(void)u;
+	return ++*n == 2 ? 7 : 0;
+}
+
+static void
+test_duser_round_trip_and_refusals(void)
+{
+	struct store		*s;
+	struct store_duser	 u, g;
+	char			 list[512] = "";
+	int64_t			 before;
+	int			 n = 0;
+
+	if ((s = fresh("duser")) == NULL)
+		return;
+	duser_init(&u, "alice", "ccmsipline");
+	snprintf(u.ha1_sha512_256, sizeof(u.ha1_sha512_256), "%s", SEALED_C);
+	CU_ASSERT_EQUAL(store_duser_put(s, &u), 0);
+	CU_ASSERT_EQUAL(store_duser_get(s, "alice", "ccmsipline", &g), 0);
+	CU_ASSERT_EQUAL(memcmp(&u, &g, sizeof(u)), 0);
+	UNIT_FAILS(store_duser_get(s, "alice", "other realm", &g),
+	    UC_ERR_NOTFOUND, "alice");
+	CU_ASSERT_STRING_EQUAL(g.ha1_sha256, "");
+	UNIT_FAILS(store_duser_get(s, "ALICE", "ccmsipline", &g),
+	    UC_ERR_NOTFOUND, NULL);
+
+	/* Same name, other realm: a separate row.  Put replaces. */
+	duser_init(&u, "alice", "cluster 1");
+	u.ha1_md5[0] = '\0';
+	u.changed = 0;
+	before = (int64_t)time(NULL);
+	CU_ASSERT_EQUAL(store_duser_put(s, &u), 0);
+	CU_ASSERT_EQUAL(store_duser_get(s, "alice", "cluster 1", &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.ha1_md5, "");
+	CU_ASSERT(g.changed >= before && g.changed <= before + 5);
+	duser_init(&u, "alice", "ccmsipline");
+	u.flags = STORE_F_OOD_REFER | STORE_F_REPLACES;
+	CU_ASSERT_EQUAL(store_duser_put(s, &u), 0);
+	CU_ASSERT_EQUAL(store_duser_get(s, "alice", "ccmsipline", &g), 0);
+	CU_ASSERT_EQUAL(g.flags, STORE_F_OOD_REFER | STORE_F_REPLACES);
+	CU_ASSERT_STRING_EQUAL(g.ha1_sha512_256, "");
+	duser_init(&u, "bob", "ccmsipline");
+	CU_ASSERT_EQUAL(store_duser_put(s, &u), 0);
+	CU_ASSERT_EQUAL(store_duser_list(s, collect_duser, list), 0);
+	CU_ASSERT_STRING_EQUAL(list, "alice@ccmsipline bob@ccmsipline "
+	    "alice@cluster 1");
+	CU_ASSERT_EQUAL(store_duser_list(s, duser_stop_at_second, &n), 7);
+	CU_ASSERT_EQUAL(n, 2);
+
+	/* A plain HA1, no HA1 at all, bad flags, bad names: refused. */
+	duser_init(&u, "carol", "ccmsipline");
+	snprintf(u.ha1_md5, sizeof(u.ha1_md5),
+	    "4220c2a3f679c44e21c2bdb556821feb");
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "not sealed");
+	snprintf(u.ha1_md5, sizeof(u.ha1_md5), "s1:not base64!");
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "not sealed");
+	duser_init(&u, "carol", "ccmsipline");
+	u.ha1_md5[0] = u.ha1_sha256[0] = '\0';
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "no HA1");
+	duser_init(&u, "carol", "ccmsipline");
+	u.flags = 0x100;
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "flags");
+	duser_init(&u, "", "ccmsipline");
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "empty");
+	duser_init(&u, "carol", "");
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "empty");
+	duser_init(&u, "carol", "ccm\"sip");
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "realm");
+	duser_init(&u, "car ol", "ccmsipline");
+	UNIT_FAILS(store_duser_put(s, &u), UC_ERR_ARG, "user");
+	UNIT_FAILS(store_duser_get(s, "carol", "ccmsipline", &g),
+	    UC_ERR_NOTFOUND, NULL);
+
+	CU_ASSERT_EQUAL(store_duser_del(s, "alice", "cluster 1"), 0);
+	UNIT_FAILS(store_duser_del(s, "alice", "cluster 1"), UC_ERR_NOTFOUND,
+	    "not found");
+	CU_ASSERT_EQUAL(store_duser_get(s, "alice", "ccmsipline", &g), 0);
+	store_close(s);
+}
+
+static void
+trunk_init(struct store_trunk *t, const char *name)
+{
+	memset(t, 0, sizeof(*t));
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->peer, sizeof(t->peer), "127.0.0.1");
+	t->port = 5070;
+	t->transport = STORE_TP_TLS;
+	t->secmode = STORE_SEC_ENCRYPTED;
+	t->digest = 1;
+	t->nonce_validity = 300;
+	snprintf(t->x509_subject, sizeof(t->x509_subject), "kamailio.test");
+	t->flags = STORE_F_OOD_REFER | STORE_F_TX_SECURITY;
+	snprintf(t->prefix, sizeof(t->prefix), "9");
+	snprintf(t->out_realm, sizeof(t->out_realm), "kamailio");
+	snprintf(t->out_user, sizeof(t->out_user), "ccm");
+	snprintf(t->out_secret, sizeof(t->out_secret), "%s", SEALED_A);
+}
+
+static int
+collect_trunk(const struct store_trunk *t, void *arg)
+{
+	char	*buf = arg;
+	size_t	 n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s:%s", n ? " " : "", t->name,
+	    store_transport_name(t->transport));
+	return 0;
+}
+
+static void
+test_trunk_round_trip_and_refusals(void)
+{
+	struct store		*s;
+	struct store_trunk	 t, g;
+	char			 list[512] = "";
+
+	if ((s = fresh("trunk")) == NULL)
+		return;
+	trunk_init(&t, "kam");
+	CU_ASSERT_EQUAL(store_trunk_put(s, &t), 0);
+	CU_ASSERT_EQUAL(store_trunk_get(s, "kam", &g), 0);
+	CU_ASSERT_EQUAL(memcmp(&t, &g, sizeof(t)), 0);
+	/* Put replaces every field. */
+	trunk_init(&t, "kam");
+	t.transport = STORE_TP_UDP;
+	t.secmode = STORE_SEC_NONSECURE;
+	t.digest = 0;
+	t.port = 0;
+	memset(t.out_realm, 0, sizeof(t.out_realm));
+	memset(t.out_user, 0, sizeof(t.out_user));
+	memset(t.out_secret, 0, sizeof(t.out_secret));
+	memset(t.peer, 0, sizeof(t.peer));
+	snprintf(t.peer, sizeof(t.peer), "::1");
+	CU_ASSERT_EQUAL(store_trunk_put(s, &t), 0);
+	CU_ASSERT_EQUAL(store_trunk_get(s, "kam", &g), 0);
+	CU_ASSERT_EQUAL(memcmp(&t, &g, sizeof(t)), 0);
+	trunk_init(&t, "a-first");
+	CU_ASSERT_EQUAL(store_trunk_put(s, &t), 0);
+	CU_ASSERT_EQUAL(store_trunk_list(s, collect_trunk, list), 0);
+	CU_ASSERT_STRING_EQUAL(list, "a-first:tls kam:udp");
+
+	trunk_init(&t, "bad");
+	snprintf(t.out_secret, sizeof(t.out_secret), "hunter2");
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "not sealed");
+	trunk_init(&t, "bad");
+	t.out_realm[0] = '\0';
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "needs a realm");
+	trunk_init(&t, "bad");
+	t.transport = 3;
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "transport");
+	trunk_init(&t, "bad");
+	t.port = 65536;
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "port");
+	trunk_init(&t, "bad");
+	t.flags = 0x20;
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "flags");
+	trunk_init(&t, "bad");
+	t.peer[0] = '\0';
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "peer");
+	trunk_init(&t, "bad");
+	snprintf(t.prefix, sizeof(t.prefix), "9;x");
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "prefix");
+	UNIT_FAILS(store_trunk_get(s, "bad", &g), UC_ERR_NOTFOUND, "bad");
+
+	CU_ASSERT_EQUAL(store_trunk_del(s, "kam"), 0);
+	UNIT_FAILS(store_trunk_del(s, "kam"), UC_ERR_NOTFOUND, "kam");
+	UNIT_FAILS(store_trunk_get(s, "kam", &g), UC_ERR_NOTFOUND, NULL);
+	store_close(s);
+}
+
+static void
+reg_init(struct store_reg *g, const char *aor, const char *dev,
+    const char *tp, int64_t expires)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->aor, sizeof(g->aor), "%s", aor);
+	snprintf(g->device, sizeof(g->device), "%s", dev);
+	snprintf(g->contact, sizeof(g->contact), "<sip:%s@127.0.0.1:5062;"
+	    "transport=%s>", aor, tp);
+	snprintf(g->transport, sizeof(g->transport), "%s", tp);
+	snprintf(g->source, sizeof(g->source), "127.0.0.1:5062");
+	snprintf(g->cert_subject, sizeof(g->cert_subject), "CN=%s", dev);
+	g->expires = expires;
+}
+
+static int
+collect_reg(const struct store_reg *g, void *arg)
+{
+	char	*buf = arg;
+	size_t	 n = strlen(buf);
+
+	snprintf(buf + n, 512 - n, "%s%s/%s/%s/%lld", n ? " " : "", g->aor,
+	    g->device, g->transport, (long long)g->expires);
+	return 0;
+}
+
+/* The registration list held by reg_list, as text (static buffer). */
+static const char *
+reg_text(struct store *s)
+{
+	static char	 buf[512];
+
+	buf[0] = '\0';
+	if (store_reg_list(s, collect_reg, buf) != 0)
+		snprintf(buf, sizeof(buf), "(error)");
+	return buf;
+}
+
+/*
+ * Replacement is all or nothing: a row that fails half-way (a trigger
+ * aborts its insert) leaves the previous set, not an empty or a partial
+ * one; a bad row is refused before anything is written.
+ */
+static void
+test_reg_replace_is_atomic(void)
+{
+	struct store		*s, *s2 = NULL;
+	struct store_reg	 regs[4], g;
+	char			 path[1024];
+
+	if ((s = fresh("reg")) == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/reg.db", unit_tmpdir());
+	CU_ASSERT_STRING_EQUAL(reg_text(s), "");
+	CU_ASSERT_EQUAL(store_reg_replace(s, NULL, 0), 0);
+	reg_init(&regs[0], "1002", "SEPBBBBBBBBBBBB", "tls", 2000);
+	reg_init(&regs[1], "1001", "SEPAAAAAAAAAAAA", "tcp", 1000);
+	reg_init(&regs[2], "1003", "SEPCCCCCCCCCCCC", "udp", 3000);
+	CU_ASSERT_EQUAL(store_reg_replace(s, regs, 3), 0);
+	CU_ASSERT_STRING_EQUAL(reg_text(s), "1001/SEPAAAAAAAAAAAA/tcp/1000 "
+	    "1002/SEPBBBBBBBBBBBB/tls/2000 1003/SEPCCCCCCCCCCCC/udp/3000");
+	/* A device that is not in the store is fine: ccmd writes behind. */
+	CU_ASSERT_EQUAL(store_reg_replace(s, regs, 2), 0);
+	CU_ASSERT_STRING_EQUAL(reg_text(s), "1001/SEPAAAAAAAAAAAA/tcp/1000 "
+	    "1002/SEPBBBBBBBBBBBB/tls/2000");
+
+	/* The third insert fails: the two-row set stays. */
+	CU_ASSERT_EQUAL(raw_exec(path, "CREATE TRIGGER boom BEFORE INSERT ON "
+	    "registrations WHEN new.aor = '666' BEGIN "
+	    "SELECT RAISE(ABORT, 'boom'); END"), 0);
+	reg_init(&regs[0], "1004", "SEPDDDDDDDDDDDD", "tls", 4000);
+	reg_init(&regs[1], "1005", "SEPEEEEEEEEEEEE", "tls", 5000);
+	reg_init(&regs[2], "666", "SEPFFFFFFFFFFFF", "tls", 6000);
+	reg_init(&regs[3], "1007", "SEP000000000007", "tls", 7000);
+	UNIT_FAILS(store_reg_replace(s, regs, 4), UC_ERR_ARG, "boom");
+	CU_ASSERT_STRING_EQUAL(reg_text(s), "1001/SEPAAAAAAAAAAAA/tcp/1000 "
+	    "1002/SEPBBBBBBBBBBBB/tls/2000");
+	/* Another connection sees the same (nothing was committed). */
+	CU_ASSERT_EQUAL_FATAL(store_open(path, STORE_RDONLY, &s2), 0);
+	CU_ASSERT_STRING_EQUAL(reg_text(s2), "1001/SEPAAAAAAAAAAAA/tcp/1000 "
+	    "1002/SEPBBBBBBBBBBBB/tls/2000");
+	CU_ASSERT_EQUAL(raw_exec(path, "DROP TRIGGER boom"), 0);
+
+	/* Bad rows: refused before the old set is touched. */
+	reg_init(&regs[2], "1006", "SEPFFFFFFFFFFFF", "sctp", 6000);
+	UNIT_FAILS(store_reg_replace(s, regs, 3), UC_ERR_ARG, "transport");
+	reg_init(&regs[2], "", "SEPFFFFFFFFFFFF", "tls", 6000);
+	UNIT_FAILS(store_reg_replace(s, regs, 3), UC_ERR_ARG, "AOR");
+	reg_init(&regs[2], "1006", "SEPFFFFFFFFFFFF", "tls", -1);
+	UNIT_FAILS(store_reg_replace(s, regs, 3), UC_ERR_ARG, "expiry");
+	reg_init(&regs[2], "1006", "SEP FFF", "tls", 6000);
+	UNIT_FAILS(store_reg_replace(s, regs, 3), UC_ERR_ARG, "device");
+	CU_ASSERT_STRING_EQUAL(reg_text(s2), "1001/SEPAAAAAAAAAAAA/tcp/1000 "
+	    "1002/SEPBBBBBBBBBBBB/tls/2000");
+
+	/* The connection is usable afterwards; read-only cannot write. */
+	reg_init(&regs[2], "1006", "SEPFFFFFFFFFFFF", "tls", 6000);
+	CU_ASSERT_EQUAL(store_reg_replace(s, regs, 4), 0);
+	CU_ASSERT_STRING_EQUAL(reg_text(s2), "1004/SEPDDDDDDDDDDDD/tls/4000 "
+	    "1005/SEPEEEEEEEEEEEE/tls/5000 1006/SEPFFFFFFFFFFFF/tls/6000 "
+	    "1007/SEP000000000007/tls/7000");
+	UNIT_FAILS(store_reg_replace(s2, regs, 1), UC_ERR_ARG, "read-only");
+	reg_init(&g, "1001", "SEPAAAAAAAAAAAA", "tls", 1);
+	CU_ASSERT_EQUAL(store_reg_replace(s, NULL, 0), 0);
+	CU_ASSERT_STRING_EQUAL(reg_text(s2), "");
+	/* Inside a bulk transaction: a savepoint, rolled back with it. */
+	CU_ASSERT_EQUAL(store_begin(s), 0);
+	CU_ASSERT_EQUAL(store_reg_replace(s, &g, 1), 0);
+	CU_ASSERT_EQUAL(store_rollback(s), 0);
+	CU_ASSERT_STRING_EQUAL(reg_text(s), "");
+	store_close(s2);
+	store_close(s);
+}
+
+static void
+test_call_control_names(void)
+{
+	int	 v = -1;
+
+	CU_ASSERT_STRING_EQUAL(store_secmode_name(STORE_SEC_NONSECURE),
+	    "nonsecure");
+	CU_ASSERT_STRING_EQUAL(store_secmode_name(STORE_SEC_AUTHENTICATED),
+	    "authenticated");
+	CU_ASSERT_STRING_EQUAL(store_secmode_name(STORE_SEC_ENCRYPTED),
+	    "encrypted");
+	CU_ASSERT_STRING_EQUAL(store_secmode_name(3), "unknown");
+	CU_ASSERT_STRING_EQUAL(store_secmode_name(-1), "unknown");
+	CU_ASSERT_EQUAL(store_secmode_parse("Encrypted", &v), 0);
+	CU_ASSERT_EQUAL(v, STORE_SEC_ENCRYPTED);
+	CU_ASSERT_EQUAL(store_secmode_parse("non-secure", &v), 0);
+	CU_ASSERT_EQUAL(v, STORE_SEC_NONSECURE);
+	UNIT_FAILS(store_secmode_parse("secure", &v), UC_ERR_ARG, "secure");
+	UNIT_FAILS(store_secmode_parse(NULL, &v), UC_ERR_ARG, NULL);
+	CU_ASSERT_STRING_EQUAL(store_transport_name(STORE_TP_TLS), "tls");
+	CU_ASSERT_STRING_EQUAL(store_transport_name(9), "unknown");
+	CU_ASSERT_EQUAL(store_transport_parse("TCP", &v), 0);
+	CU_ASSERT_EQUAL(v, STORE_TP_TCP);
+	UNIT_FAILS(store_transport_parse("sctp", &v), UC_ERR_ARG, "sctp");
+	CU_ASSERT_STRING_EQUAL(store_proto_name(STORE_PROTO_SCCP), "sccp");
+	CU_ASSERT_EQUAL(store_proto_parse("sip", &v), 0);
+	CU_ASSERT_EQUAL(v, STORE_PROTO_SIP);
+	UNIT_FAILS(store_proto_parse("h323", &v), UC_ERR_ARG, "h323");
+}
+
 static const struct unit_test tests[] = {
 	{ "schema is created and reopened",
 	    test_schema_is_created_and_reopened },
@@ -1531,6 +2154,16 @@ static const struct unit_test tests[] = {
 	{ "list callback may write", test_list_callback_may_write },
 	{ "processes share the file", test_processes_share_the_file },
 	{ "hot path rate", test_hot_path_rate },
+	{ "migration from v1 keeps rows", test_migration_from_v1_keeps_rows },
+	{ "failed migration leaves v1", test_failed_migration_leaves_v1 },
+	{ "sipdev put get and unique extension",
+	    test_sipdev_put_get_and_unique_extension },
+	{ "duser round trip and refusals",
+	    test_duser_round_trip_and_refusals },
+	{ "trunk round trip and refusals",
+	    test_trunk_round_trip_and_refusals },
+	{ "reg replace is atomic", test_reg_replace_is_atomic },
+	{ "call control names", test_call_control_names },
 	{ NULL, NULL }
 };
 

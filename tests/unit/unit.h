@@ -67,9 +67,13 @@ void	 unit_register_wbuf(void);
 void	 unit_register_tftppkt(void);
 void	 unit_register_store(void);
 void	 unit_register_pwhash(void);
+void	 unit_register_digest(void);
+void	 unit_register_seal(void);
 void	 unit_register_csv(void);
 void	 unit_register_capfmsg(void);
 void	 unit_register_lsc(void);
 void	 unit_register_json(void);
+void	 unit_register_sdes(void);
+void	 unit_register_sdp(void);
 
 #endif /* UCSEC_UNIT_H */
