@@ -22,7 +22,7 @@ SANFLAGS	 =
 endif
 
 PKGS		 = libcrypto libssl libp11 p11-kit-1 inih libevent libxml-2.0 \
-		   libevent_openssl libevent_pthreads sqlite3 libcurl
+		   libevent_openssl libevent_pthreads sqlite3 libcurl libosip2
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
@@ -43,12 +43,15 @@ LIB_SRCS	 = lib/capfmsg.c \
 		   lib/csv.c \
 		   lib/cursor.c \
 		   lib/daemon.c \
+		   lib/digest.c \
 		   lib/enccfg.c \
 		   lib/fileio.c \
 		   lib/json.c \
 		   lib/log.c \
 		   lib/lsc.c \
 		   lib/pwhash.c \
+		   lib/sdes.c \
+		   lib/seal.c \
 		   lib/sgn.c \
 		   lib/sgnbuild.c \
 		   lib/sgnprint.c \
@@ -82,6 +85,17 @@ CAPFD_SRCS	 = capf/capfd.c \
 CAPFCTL_SRCS	 = capf/capfctl.c
 PHONE_SRCS	 = capf/phone.c
 CERTMGR_SRCS	 = capf/certmgr.c
+# The call core without its I/O edges (fuzz-sip links these alone).
+CCM_CORE_SRCS	 = ccm/sip.c \
+		   ccm/registrar.c \
+		   ccm/auth.c \
+		   ccm/b2bua.c \
+		   ccm/trunk.c \
+		   ccm/sdp.c
+CCMD_SRCS	 = ccm/ccmd.c \
+		   ccm/transport.c \
+		   $(CCM_CORE_SRCS)
+CCMCTL_SRCS	 = ccm/ccmctl.c
 
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 P11_OBJS	 = $(P11_SRCS:%.c=$(BUILD)/%.o)
@@ -94,6 +108,8 @@ CAPFD_OBJS	 = $(CAPFD_SRCS:%.c=$(BUILD)/%.o)
 CAPFCTL_OBJS	 = $(CAPFCTL_SRCS:%.c=$(BUILD)/%.o)
 PHONE_OBJS	 = $(PHONE_SRCS:%.c=$(BUILD)/%.o)
 CERTMGR_OBJS	 = $(CERTMGR_SRCS:%.c=$(BUILD)/%.o)
+CCMD_OBJS	 = $(CCMD_SRCS:%.c=$(BUILD)/%.o)
+CCMCTL_OBJS	 = $(CCMCTL_SRCS:%.c=$(BUILD)/%.o)
 
 LIBUCSEC	 = $(BUILD)/libucsec.a
 LIBP11		 = $(BUILD)/libucsec-p11.a
@@ -101,8 +117,9 @@ BINS		 = $(BUILD)/bin/ctlclient $(BUILD)/bin/tokenctl \
 		   $(BUILD)/bin/ucsec-tftpd $(BUILD)/bin/sgntool \
 		   $(BUILD)/bin/tftpstorm $(BUILD)/bin/capfd \
 		   $(BUILD)/bin/capfctl $(BUILD)/bin/capf-phone \
-		   $(BUILD)/bin/certmgr
-SBINS		 = $(BUILD)/bin/ucsec-tftpd $(BUILD)/bin/capfd
+		   $(BUILD)/bin/certmgr $(BUILD)/bin/ccmd \
+		   $(BUILD)/bin/ccmctl
+SBINS		 = $(BUILD)/bin/ucsec-tftpd $(BUILD)/bin/capfd $(BUILD)/bin/ccmd
 
 UNIT_SRCS	 = $(wildcard tests/unit/test-*.c)
 UNIT_BIN	 = $(BUILD)/tests/unit-tests
@@ -116,10 +133,11 @@ FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 
 MANS		 = docs/ctlclient.1 docs/tokenctl.1 docs/sgntool.1 \
 		   docs/tftpstorm.1 docs/capf-phone.1
-MANS8		 = docs/ucsec-tftpd.8 docs/capfd.8 docs/capfctl.8 docs/certmgr.8
+MANS8		 = docs/ucsec-tftpd.8 docs/capfd.8 docs/capfctl.8 docs/certmgr.8 \
+		   docs/ccmd.8 docs/ccmctl.8
 
 .PHONY: all check test unit integration demo fuzz fuzz-build install \
-	clean deps deps-test deps-bench bench bench-run
+	clean deps deps-demo deps-test deps-bench bench bench-run
 
 all: $(BINS)
 
@@ -175,16 +193,28 @@ $(BUILD)/bin/certmgr: $(CERTMGR_OBJS) $(LIBP11) $(LIBUCSEC)
 
 $(CAPFD_OBJS): capf/capfd.h capf/capfsm.h
 
+$(BUILD)/bin/ccmd: $(CCMD_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CCMD_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/ccmctl: $(CCMCTL_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CCMCTL_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(CCMD_OBJS): ccm/ccm.h $(wildcard ccm/sdp.h)
+
 $(REPLAY_BIN): tests/capf/replay.c capf/capfsm.h $(BUILD)/capf/capfsm.o \
 		$(LIBP11) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Icapf $(ALL_LDFLAGS) -o $@ $< \
 	    $(BUILD)/capf/capfsm.o $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
 
-$(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(LIBP11) $(LIBUCSEC)
+# The unit suite also covers the call core's SDP module (ccm/sdp.c).
+$(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h ccm/sdp.c ccm/sdp.h $(LIBP11) \
+		$(LIBUCSEC)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(ALL_LDFLAGS) -o $@ $(UNIT_SRCS) \
-	    $(LIBP11) $(LIBUCSEC) $(PKG_LIBS) -lcunit
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Iccm $(ALL_LDFLAGS) -o $@ \
+	    $(UNIT_SRCS) ccm/sdp.c $(LIBP11) $(LIBUCSEC) $(PKG_LIBS) -lcunit
 
 $(BUILD)/bench/bench-sgn: bench/bench-sgn.c $(LIBUCSEC)
 	@mkdir -p $(dir $@)
@@ -205,6 +235,9 @@ deps-test:
 deps-bench:
 	scripts/deps bench
 
+deps-demo:
+	scripts/deps demo
+
 # The README's test command: everything CI checks, from a fresh machine.
 check: deps-test
 	$(MAKE) SANITIZE=1 test
@@ -219,11 +252,20 @@ unit: $(UNIT_BIN) $(REPLAY_BIN)
 integration: $(BINS)
 	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin tests/integration/run
 
-demo: deps
+demo: deps-demo
 	$(MAKE) all
 	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin scripts/demo
 
 fuzz-build: $(FUZZ_BINS)
+
+build-fuzz/fuzz-sdp: ccm/sdp.c ccm/sdp.h
+
+# The SIP harness runs the call core with a stub transport.
+build-fuzz/fuzz-sip: fuzz/fuzz-sip.c $(CCM_CORE_SRCS) ccm/ccm.h $(LIB_SRCS) \
+		$(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< $(CCM_CORE_SRCS) $(LIB_SRCS) \
+	    $(P11_SRCS) $(PKG_LIBS)
 
 build-fuzz/%: fuzz/%.c $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
 	@mkdir -p build-fuzz

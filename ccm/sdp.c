@@ -17,13 +17,7 @@
 
 #include <openssl/crypto.h>
 #include <osipparser2/osip_port.h>
-/*
- * XXX libosip2 and sdp.h both define struct sdp_media; rename libosip2's
- * tag here (tags are not linked) until sdp.h renames its struct.
- */
-#define sdp_media	osip_sdp_media
 #include <osipparser2/sdp_message.h>
-#undef sdp_media
 
 #include "cursor.h"
 #include "sdes.h"
@@ -260,7 +254,7 @@ media_addr(sdp_message_t *sdp, sdp_media_t *m)
 }
 
 static int
-has_tag(const struct sdp_media *md, uint32_t tag)
+has_tag(const struct sdp_stream *md, uint32_t tag)
 {
 	int	 i;
 
@@ -276,7 +270,7 @@ has_tag(const struct sdp_media *md, uint32_t tag)
  * over SDP_CRYPTO_MAX).
  */
 static void
-media_crypto(struct sdp_media *md, const char *val)
+media_crypto(struct sdp_stream *md, const char *val)
 {
 	struct sdes_crypto	 sc;
 	int			 r;
@@ -299,7 +293,7 @@ media_crypto(struct sdp_media *md, const char *val)
 /* Fill *md from m-line idx. */
 static int
 media_inspect(sdp_message_t *sdp, sdp_media_t *m, int idx, int sdir,
-    struct sdp_media *md)
+    struct sdp_stream *md)
 {
 	sdp_attribute_t	*a;
 	const char	*addr;
@@ -496,7 +490,7 @@ sdp_rewrite(const char *body, size_t len, int mode, char **out,
 
 /* Does offered medium om hold a line with the same tag and suite as sc? */
 static int
-offered(const struct sdp_media *om, const struct sdes_crypto *sc)
+offered(const struct sdp_stream *om, const struct sdes_crypto *sc)
 {
 	int	 i;
 
@@ -519,7 +513,7 @@ offered(const struct sdp_media *om, const struct sdes_crypto *sc)
 int
 sdp_srtp_agreed(const struct sdp_info *offer, const struct sdp_info *answer)
 {
-	const struct sdp_media	*om, *am;
+	const struct sdp_stream	*om, *am;
 	int			 i, active = 0;
 
 	if (offer->nmedia != answer->nmedia)

@@ -17,7 +17,7 @@
 
 enum sdp_dir { SDP_SENDRECV = 0, SDP_SENDONLY, SDP_RECVONLY, SDP_INACTIVE };
 
-struct sdp_media {
+struct sdp_stream {
 	char			 type[16];	/* "audio", "video" */
 	int			 port;		/* 0 = rejected stream */
 	int			 savp;		/* RTP/SAVP or RTP/SAVPF */
@@ -30,7 +30,7 @@ struct sdp_media {
 
 struct sdp_info {
 	int			 nmedia;
-	struct sdp_media	 media[SDP_MEDIA_MAX];
+	struct sdp_stream	 media[SDP_MEDIA_MAX];
 };
 
 /* Parse a body; UC_ERR_FORMAT with detail when it is not usable SDP. */
@@ -45,8 +45,8 @@ enum sdp_mode {
 };
 
 /*
- * Rewrite body for the other leg: mode, and the origin line's username
- * set to ours.  *out is malloc'd (NUL-terminated), *outlen its length.
+ * Rewrite body for the other leg (the body must parse).  *out is
+ * malloc'd (NUL-terminated), *outlen its length.
  */
 int	 sdp_rewrite(const char *, size_t, int, char **, size_t *);
 /*
@@ -54,7 +54,7 @@ int	 sdp_rewrite(const char *, size_t, int, char **, size_t *);
  * a=crypto per SAVP stream, same tag and suite as an offered line.
  */
 int	 sdp_srtp_agreed(const struct sdp_info *, const struct sdp_info *);
-/* A copy safe to log: inline: keys replaced by "...". */
+/* A copy safe to log: keys (inline:, k=) replaced by "[masked]". */
 char	*sdp_mask(const char *, size_t);
 
 #endif /* UCSEC_CCM_SDP_H */

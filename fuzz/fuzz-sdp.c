@@ -24,7 +24,7 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 static void
 check_info(const struct sdp_info *info)
 {
-	const struct sdp_media	*md;
+	const struct sdp_stream	*md;
 	int			 i, j, k;
 
 	CHECK(info->nmedia >= 0 && info->nmedia <= SDP_MEDIA_MAX);

@@ -72,7 +72,7 @@ static void
 test_spec_9_2_offer_and_answer(void)
 {
 	struct sdp_info		 o, a;
-	const struct sdp_media	*m;
+	const struct sdp_stream	*m;
 
 	CU_ASSERT_EQUAL_FATAL(sdp_inspect(BODY(spec_offer), &o), 0);
 	CU_ASSERT_EQUAL_FATAL(o.nmedia, 1);

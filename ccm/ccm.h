@@ -1,0 +1,385 @@
+/*
+ * ccmd internals shared by its files.  One process, one libevent loop,
+ * one thread: nothing here is locked.
+ *
+ *   ccmd.c       main, configuration (INI), credentials, SIGHUP, store
+ *   transport.c  UDP/TCP/TLS listeners and connections, framing, TLS
+ *                policy, client-certificate identity, outgoing connects
+ *   sip.c        message layer: libosip2 parsing and checks, server and
+ *                client transactions, building/sending, dispatch
+ *   registrar.c  REGISTER: bindings, device/certificate binding
+ *   auth.c       digest server side (nonces, nc, throttling) and UAC side
+ *   b2bua.c      calls: two dialogs per call, SDES per leg, Call-Info,
+ *                in-dialog relaying, presence SUBSCRIBE
+ *   trunk.c      trunk profiles: matching, method/feature ACLs
+ *   sdp.c        SDP rewriting per leg (libosip2 sdp_message + lib/sdes)
+ *
+ * Ownership: a struct ccm lives for the process; struct ccm_creds is
+ * reference counted so a reload never frees what a connection uses.
+ */
+#ifndef UCSEC_CCM_H
+#define UCSEC_CCM_H
+
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <osipparser2/osip_message.h>
+#include <osipparser2/sdp_message.h>
+
+#include "digest.h"
+#include "sdes.h"
+#include "store.h"
+
+#define CCM_SIP_PORT		5060
+#define CCM_SIPS_PORT		5061
+#define CCM_MSG_MAX		65535	/* bytes per SIP message */
+#define CCM_CONNS_DEF		20000	/* connections at once */
+#define CCM_PER_ADDR_DEF	64	/* connections per peer address */
+#define CCM_IDLE_DEF		180	/* s without a byte on a connection
+					   that holds no registration */
+#define CCM_HANDSHAKE_DEF	10	/* s for a TLS handshake */
+#define CCM_NONCE_VALIDITY_DEF	600	/* s (spec 2.5) */
+#define CCM_EXPIRES_MIN		60
+#define CCM_EXPIRES_MAX		3600
+#define CCM_EXPIRES_DEF		600
+#define CCM_REALM_DEF		"ccmsipline"
+#define CCM_LISTEN_MAX		8	/* listeners per kind */
+#define CCM_CA_MAX		16	/* client CA files */
+#define CCM_REG_FLUSH_MS	1000	/* registrations written behind */
+
+enum tp_kind { TP_UDP = 0, TP_TCP = 1, TP_TLS = 2 };
+
+/*
+ * TLS policy of one listener (spec 1.1): the normal one is TLS 1.2+
+ * with AEAD/AES suites; a legacy listener may allow TLS 1.0 and the
+ * NULL-SHA (authenticated-only) suites for old phones, without
+ * weakening the others.
+ */
+struct tls_policy {
+	int		 min_version;	/* TLS1_VERSION, TLS1_2_VERSION */
+	int		 allow_null;	/* NULL-SHA suites (SECLEVEL 0) */
+};
+
+struct listen_cfg {
+	int		 kind;		/* enum tp_kind */
+	char		*addr;		/* "127.0.0.1:5061", "[::1]:5061" */
+	int		 legacy;	/* TLS: legacy policy */
+};
+
+struct trunk_cfg;			/* trunk.c, from the store */
+
+/* ccmd.c: what the INI file (and the command line) set. */
+struct ccm_config {
+	char		*config;	/* -c FILE */
+	struct listen_cfg listen[3 * CCM_LISTEN_MAX + CCM_LISTEN_MAX];
+	size_t		 nlisten;
+	struct tls_policy legacy;	/* [sip] legacy_min_tls, legacy_null */
+	char		*cert;		/* CallManager certificate (PEM) */
+	char		*key;		/* PEM path or pkcs11: URI */
+	char		*client_ca[CCM_CA_MAX];	/* LSC issuers, MIC roots */
+	size_t		 nclient_ca;
+	char		*ctl;		/* CTLFile.tlv: CAPF certs trusted */
+	char		*realm;
+	char		*domain;	/* host part we put in URIs */
+	int		 nonce_validity;
+	int		 digest_algs;	/* bit (1 << DIGEST_*) */
+	int		 digest_order[DIGEST_ALG__MAX]; /* preference order */
+	int		 ndigest;	/* entries in digest_order */
+	int		 challenge_in_dialog;
+	int		 expires_min, expires_max;
+	int		 max_conns, max_per_addr;
+	int		 idle_timeout, handshake_timeout;
+	int		 auth_fail_max;	/* failures before 403 (per user/src) */
+	int		 auth_fail_window; /* s */
+	char		*db;		/* [store] db */
+	char		*secret_key;	/* [store] secret_key: HA1 sealing */
+	char		*user;		/* drop privileges to */
+	int		 foreground;
+	int		 verbose;
+};
+
+/* Credentials; reloaded on SIGHUP (ccmd.c). */
+struct ccm_creds {
+	int		 refs;
+	SSL_CTX		*tls;		/* normal TLS listeners */
+	SSL_CTX		*tls_legacy;	/* legacy listeners */
+	SSL_CTX		*tls_client;	/* outgoing TLS (trunks) */
+	X509_STORE	*trust;		/* client certificate anchors */
+	uint8_t		 seal_key[32];	/* HA1 at rest (lib/seal.h) */
+};
+
+/*
+ * Where a message came from or goes to.  For TCP and TLS, conn names
+ * the connection (never reused in a process); for UDP, sock is the
+ * index of the listening socket and addr the peer.
+ */
+struct tp_peer {
+	int			 kind;		/* enum tp_kind */
+	uint64_t		 conn;		/* TCP/TLS; 0 for UDP */
+	int			 sock;		/* UDP listener index */
+	struct sockaddr_storage	 addr;
+	socklen_t		 addrlen;
+};
+
+/*
+ * What the transport knows about a connection (or a UDP datagram).
+ * Valid during the callback; cert stays valid while the connection
+ * lives (tp_info_get finds it again by id).
+ */
+struct tp_info {
+	struct tp_peer	 peer;
+	int		 tls;		/* TLS, any cipher */
+	int		 encrypted;	/* TLS with a non-NULL cipher */
+	int		 legacy;	/* came in on a legacy listener */
+	X509		*cert;		/* verified client certificate or NULL */
+	char		 cert_cn[64];	/* its subject CN ("" if none) */
+	char		 cert_subject[256]; /* RFC 4514 ("" if none) */
+	char		 peer_text[64];	/* "192.0.2.1:5060" for logs */
+	char		 local_host[64];/* our address as the peer sees it */
+	int		 local_port;
+};
+
+struct ccm;
+struct sip_strans;
+struct sip_ctrans;
+struct call;
+struct trunk;
+
+/* ---- transport.c ---------------------------------------------------- */
+
+/* Bind every listener (before privileges are dropped). */
+int	 tp_bind(struct ccm *);
+/* Start accepting / reading (after daemon(), on the loop). */
+int	 tp_start(struct ccm *);
+void	 tp_stop(struct ccm *);
+/*
+ * Send bytes to a peer.  TCP/TLS: queued on the connection; fails with
+ * UC_ERR_NOTFOUND if it is gone.  UDP: sendto from listener peer->sock.
+ */
+int	 tp_send(struct ccm *, const struct tp_peer *, const void *, size_t);
+/*
+ * Open (or reuse) an outgoing connection to a trunk peer; bytes sent
+ * before it is up are queued.  TLS verifies the peer against
+ * creds->trust and the trunk's expected name (trunk_name_match).
+ */
+int	 tp_connect(struct ccm *, int, const struct sockaddr *, socklen_t,
+	    const struct trunk *, struct tp_peer *);
+/* The info of a live connection, or NULL. */
+const struct tp_info *tp_info_get(struct ccm *, uint64_t);
+/* Mark a connection as holding a registration (no idle close). */
+void	 tp_set_pinned(struct ccm *, uint64_t, int);
+/* The SSL_CTXs changed (SIGHUP): new connections use the new ones. */
+void	 tp_creds_changed(struct ccm *);
+size_t	 tp_conn_count(struct ccm *);
+
+/* ---- sip.c ---------------------------------------------------------- */
+
+/* One message arrived (transport.c calls this); buf is not kept. */
+void	 sip_input(struct ccm *, const char *, size_t, const struct tp_info *);
+/* A TCP/TLS connection closed: drop bindings and waiting transactions. */
+void	 sip_conn_closed(struct ccm *, uint64_t);
+
+/*
+ * A request being handled: the server transaction owns msg and a copy
+ * of the transport info.  Handlers reply with sip_reply / sip_resp_*.
+ *
+ * Lifetimes: a server transaction belongs to its handler until the
+ * handler sends a final response or detaches (sip.c then answers 500);
+ * the pointer is dead after either.  A CANCEL is answered 200 by sip.c;
+ * the INVITE gets 487 only through the on_cancel callback (without one
+ * the owner answers it).  A client transaction belongs to its owner until
+ * the callback for its final response (or timeout, resp NULL) returns, or
+ * until detach.  For an ACK, st is NULL and msg is freed when
+ * b2bua_request returns.  sip.c sends no 100 Trying and does not call
+ * trunk_authorize: b2bua.c does both.
+ */
+struct sip_req {
+	struct ccm		*ccm;
+	osip_message_t		*msg;
+	struct tp_info		 src;
+	struct sip_strans	*st;		/* NULL for ACK */
+	const char		*auth_user;	/* digest user, NULL if none */
+	struct trunk		*trunk;		/* came from this trunk */
+	int			 in_dialog;	/* To carried a tag */
+};
+
+/* Make a response skeleton (Via, From, To+tag, Call-ID, CSeq copied). */
+osip_message_t *sip_resp_new(struct sip_strans *, int, const char *);
+/* Send it; the transaction keeps it for retransmissions. */
+int	 sip_resp_send(struct sip_strans *, osip_message_t *);
+/* Both in one, no extra headers. */
+int	 sip_reply(struct sip_strans *, int, const char *);
+/* The request the transaction answers, and its To tag for responses. */
+osip_message_t *sip_strans_req(struct sip_strans *);
+const char *sip_strans_totag(struct sip_strans *);
+/* Called when a CANCEL matches this INVITE transaction. */
+void	 sip_strans_on_cancel(struct sip_strans *, void (*)(void *), void *);
+/* The owner is gone: no more callbacks. */
+void	 sip_strans_detach(struct sip_strans *);
+
+/*
+ * Client transactions.  sip_request_send adds the top Via (our address
+ * for dest, a fresh branch), retransmits over UDP (timers A/E), times
+ * out (B/F: cb with resp NULL, code 408), ACKs non-2xx INVITE finals by
+ * itself.  cb sees each response; the transaction ends at a final one.
+ * msg is taken in every case.
+ */
+typedef void (*sip_resp_cb)(void *, struct sip_ctrans *, osip_message_t *,
+	    const struct tp_info *);
+int	 sip_request_send(struct ccm *, osip_message_t *, const struct tp_peer *,
+	    sip_resp_cb, void *, struct sip_ctrans **);
+/* CANCEL a pending INVITE client transaction. */
+int	 sip_ctrans_cancel(struct sip_ctrans *);
+void	 sip_ctrans_detach(struct sip_ctrans *);
+osip_message_t *sip_ctrans_req(struct sip_ctrans *);
+/* Send a message outside any transaction (ACK for 2xx). msg taken. */
+int	 sip_send_stateless(struct ccm *, osip_message_t *,
+	    const struct tp_peer *);
+/* Random token for tags, branches, Call-IDs (hex, NUL-terminated). */
+void	 sip_token(char *, size_t);
+/* Our URI host:port for a peer ("cm.example:5061;transport=tls"). */
+int	 sip_contact_for(struct ccm *, const struct tp_info *, char *, size_t);
+/* One extra header on a message (name, value copied). */
+int	 sip_add_header(osip_message_t *, const char *, const char *);
+/* Set the body and Content-Type/Length (body copied). */
+int	 sip_set_body(osip_message_t *, const char *, const char *, size_t);
+/* The message as text (malloc'd, NUL-terminated). */
+char	*sip_to_text(osip_message_t *, size_t *);
+void	 sip_free(struct ccm *);
+/* Keyed hash (random per-process key) for every table in ccmd. */
+uint64_t sip_hash(const void *, size_t);
+/* The raw Authorization (or Proxy-) values as they came on the wire. */
+size_t	 sip_strans_creds(struct sip_strans *, size_t, const char **);
+/* Record the authenticated user; returns the transaction's copy. */
+const char *sip_strans_set_user(struct sip_strans *, const char *);
+/* The final status sent so far (0: none yet). */
+int	 sip_strans_code(struct sip_strans *);
+
+/* ---- auth.c --------------------------------------------------------- */
+
+/*
+ * Server side (spec 2.6).  0: authenticated (*user set, lives as long
+ * as the request).  1: a response was sent (401 challenge, 400, 403):
+ * the caller stops.  realm and validity come from the device/trunk.
+ */
+int	 auth_server_check(struct sip_req *, const char *, int, const char **);
+/* Send the 401 with one WWW-Authenticate per enabled algorithm. */
+int	 auth_challenge(struct sip_req *, const char *, int);
+/* UAC side (spec 4): credentials for a 401/407 to our request. */
+int	 auth_client_answer(struct ccm *, const struct trunk *,
+	    osip_message_t *, const osip_message_t *);
+int	 auth_init(struct ccm *);
+void	 auth_free(struct ccm *);
+
+/* ---- registrar.c ---------------------------------------------------- */
+
+#define REG_F_CALLINFO		0x01	/* X-cisco-callinfo */
+#define REG_F_SRTP_FALLBACK	0x02	/* X-cisco-srtp-fallback */
+#define REG_F_SIS2		0x04	/* X-cisco-sis >= 2.0.0 */
+
+struct binding {
+	char		 aor[64];	/* extension, e.g. "1001" */
+	char		 device[STORE_NAME_MAX];
+	int		 secmode;	/* enum store_secmode of the device */
+	char		 contact[256];	/* the Contact URI the phone gave */
+	struct tp_peer	 peer;		/* where to send (its connection) */
+	int		 encrypted;	/* registered over encrypted TLS */
+	int		 tls;
+	int		 flags;		/* REG_F_* */
+	char		 cert_subject[256];
+	char		 user[64];	/* digest user ("" if none) */
+	int64_t		 expires;	/* unix time */
+};
+
+void	 registrar_register(struct sip_req *);
+/* The live binding of an extension, or NULL. */
+const struct binding *registrar_lookup(struct ccm *, const char *);
+/* The binding on this connection (a phone's own requests), or NULL. */
+const struct binding *registrar_by_conn(struct ccm *, uint64_t);
+/* The binding a request comes from: its connection, or for UDP its
+   source address. */
+const struct binding *registrar_by_peer(struct ccm *, const struct tp_peer *);
+void	 registrar_conn_closed(struct ccm *, uint64_t);
+size_t	 registrar_count(struct ccm *);
+int	 registrar_init(struct ccm *);
+void	 registrar_free(struct ccm *);
+
+/* ---- trunk.c -------------------------------------------------------- */
+
+/* The trunk a request came from (source address, transport, cert). */
+struct trunk *trunk_match(struct ccm *, const struct tp_info *);
+/* The trunk that routes a dialled number, or NULL. */
+struct trunk *trunk_route(struct ccm *, const char *);
+/* RFC 5922 identity check of a peer certificate (spec 1.1). */
+int	 trunk_name_match(const struct trunk *, X509 *);
+/*
+ * Method/feature authorization (spec 5 step 3-5): 0 allowed, else the
+ * response (403/481) was sent.
+ */
+int	 trunk_authorize(struct sip_req *);
+const char *trunk_name(const struct trunk *);
+int	 trunk_digest(const struct trunk *);	/* challenge incoming */
+int	 trunk_nonce_validity(const struct trunk *);
+int	 trunk_transmit_security(const struct trunk *);
+int	 trunk_peer(const struct trunk *, struct tp_peer *);
+/* The trunk's row (out_realm, out_user, sealed out_secret, flags). */
+const struct store_trunk *trunk_row(const struct trunk *);
+/* A call keeps the trunk of its leg alive across a reload. */
+struct trunk *trunk_ref(struct trunk *);
+void	 trunk_unref(struct trunk *);
+int	 trunk_load(struct ccm *);	/* from the store (start, SIGHUP) */
+void	 trunk_free(struct ccm *);
+
+/* ---- b2bua.c -------------------------------------------------------- */
+
+enum call_security {
+	CALL_NONSECURE = 0,
+	CALL_AUTHENTICATED = 1,
+	CALL_ENCRYPTED = 2
+};
+
+/* INVITE, ACK, BYE, CANCEL-ed, UPDATE, INFO, REFER, NOTIFY, SUBSCRIBE,
+   PRACK, MESSAGE: everything but REGISTER and OPTIONS keepalives. */
+void	 b2bua_request(struct sip_req *);
+/* A connection closed: calls on it end (BYE to the other leg). */
+void	 b2bua_conn_closed(struct ccm *, uint64_t);
+size_t	 b2bua_count(struct ccm *);
+/* Is there a dialog (Call-ID, our tag[, their tag]) on this trunk? */
+int	 b2bua_dialog_on_trunk(struct ccm *, const char *, const char *,
+	    const char *, const struct trunk *);
+const char *call_security_name(int);
+int	 b2bua_init(struct ccm *);
+void	 b2bua_free(struct ccm *);
+
+/* ---- the process -------------------------------------------------- */
+
+struct event_base;
+struct tp_state;
+struct sip_state;
+struct auth_state;
+struct reg_state;
+struct trunk_state;
+struct b2bua_state;
+
+struct ccm {
+	struct event_base	*base;
+	struct ccm_config	*cfg;
+	struct ccm_creds	*creds;
+	struct store		*store;
+	struct tp_state		*tp;
+	struct sip_state	*sip;
+	struct auth_state	*auth;
+	struct reg_state	*reg;
+	struct trunk_state	*trunks;
+	struct b2bua_state	*b2bua;
+};
+
+/* ccmd.c */
+struct ccm_creds *creds_ref(struct ccm_creds *);
+void	 creds_unref(struct ccm_creds *);
+
+#endif /* UCSEC_CCM_H */
