@@ -223,7 +223,11 @@ $(BUILD)/bench/bench-sgn: bench/bench-sgn.c $(LIBUCSEC)
 bench: deps-bench
 	$(MAKE) bench-run
 
-bench-run: $(BINS) $(BUILD)/bench/bench-sgn
+$(BUILD)/bench/sipload: bench/sipload.c $(LIB_HDRS) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBUCSEC) $(PKG_LIBS)
+
+bench-run: $(BINS) $(BUILD)/bench/bench-sgn $(BUILD)/bench/sipload
 	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin BUILD=$(CURDIR)/$(BUILD) bench/run
 
 deps:
