@@ -205,6 +205,12 @@ struct sip_req {
 	const char		*auth_user;	/* digest user, NULL if none */
 	struct trunk		*trunk;		/* came from this trunk */
 	int			 in_dialog;	/* To carried a tag */
+	/*
+	 * The digest algorithms to challenge with, in preference order, from
+	 * the device's or trunk's row ("SHA-256,MD5"); "" = the config's.
+	 * Set by the caller of auth_server_check.
+	 */
+	char			 digest_algs[48];
 };
 
 /* Make a response skeleton (Via, From, To+tag, Call-ID, CSeq copied). */
@@ -292,6 +298,7 @@ struct binding {
 	int		 flags;		/* REG_F_* */
 	char		 cert_subject[256];
 	char		 user[64];	/* digest user ("" if none) */
+	char		 digest_algs[48]; /* the device's ("" = config's) */
 	int64_t		 expires;	/* unix time */
 };
 

@@ -225,6 +225,9 @@ struct store_sipdev {
 	char		 extension[STORE_EXT_MAX];	/* "" none */
 	char		 digest_user[64];	/* "" none: no digest */
 	char		 presence_group[64];	/* "" = "Standard" */
+	char		 digest_algs[48];	/* "MD5" / "SHA-256,MD5": the
+						   challenges this device gets;
+						   "" = ccmd's digest_algorithms */
 };
 
 struct store_duser {
@@ -253,6 +256,10 @@ struct store_trunk {
 	char		 out_realm[128];	/* answer challenges for */
 	char		 out_user[64];
 	char		 out_secret[STORE_SEALED_MAX]; /* sealed password */
+	char		 digest_algs[48];	/* challenges sent to the peer;
+						   "" = ccmd's digest_algorithms */
+	char		 out_min_alg[16];	/* weakest algorithm we answer
+						   with ("" = MD5) */
 };
 
 struct store_reg {
@@ -296,6 +303,13 @@ int	 store_trunk_get(struct store *, const char *, struct store_trunk *);
 int	 store_trunk_del(struct store *, const char *);
 int	 store_trunk_list(struct store *,
 	    int (*)(const struct store_trunk *, void *), void *);
+
+/*
+ * A number that changes whenever another connection (ccmctl) committed
+ * a change (SQLite's data_version): callers keep caches of rows and
+ * drop them when it moves.  Cheap (no disk I/O); 0 on error.
+ */
+uint64_t store_generation(struct store *);
 
 /* Replace every registration row with these (one transaction). */
 int	 store_reg_replace(struct store *, const struct store_reg *, size_t);
