@@ -28,9 +28,18 @@
  *
  * Also here: INVITE with Replaces (RFC 3891; the other leg is
  * re-INVITEd and the named dialog BYEd), presence SUBSCRIBE within a
- * presence group (200 and one PIDF NOTIFY), and unsolicited NOTIFY a
- * trunk may send (relayed to the extension's phone).  XXX an
- * out-of-dialog REFER a trunk may send (click-to-dial) gets 501.
+ * presence group (200 and one PIDF NOTIFY), the unsolicited MWI NOTIFY
+ * a trunk may send (relayed to the extension's phone), and the
+ * out-of-dialog REFER a trunk may send (click-to-dial, RFC 3725 flow
+ * I): 202, an INVITE without SDP to the extension's phone, and when it
+ * answers with its offer, an INVITE to the Refer-To target; its answer
+ * goes to the phone in the held ACK.  Progress goes to the trunk in
+ * NOTIFYs (message/sipfrag) of the implicit subscription.
+ *
+ * Limits: calls per device and per trunk (486 / 503), a ring timeout
+ * (CANCEL and 408), and an in-dialog OPTIONS probe on UDP legs of
+ * answered calls (no answer, 408 or 481: the call ends).  Calls are also
+ * found by the TCP/TLS connection of their legs.
  */
 #include <sys/queue.h>
 #include <sys/types.h>
@@ -43,6 +52,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <osipparser2/osip_parser.h>
 #include <osipparser2/osip_port.h>
@@ -62,6 +72,15 @@
 #define CSEQ_START	100	/* our first CSeq towards a caller */
 #define HP_MAX		300	/* sip_contact_for output */
 #define URI_MAX		512	/* a URI we build */
+#define CONN_BUCKETS	4096	/* legs by connection (power of two) */
+#define CNT_BUCKETS	4096	/* call counters (power of two) */
+#define DEV_CALLS_MAX	8	/* calls at once per device */
+#define TRUNK_CALLS_MAX	1000	/* calls at once per trunk */
+#define RING_TIMEOUT	180	/* s without a final answer: 408 */
+#define C2D_RING_TIMEOUT 28	/* s: click-to-dial target ringing while
+				   the phone's 2xx waits for our ACK */
+#define PROBE_INTERVAL	300	/* s between OPTIONS probes on UDP legs */
+#define REFER_EXPIRES	60	/* s: implicit subscription of a REFER */
 
 #define CALLINFO_URN	"<urn:x-cisco-remotecc:callinfo>"
 #define ALLOW_VALUE	"INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, INFO, " \
@@ -74,15 +93,27 @@ enum xact_kind {
 	X_OFFER,	/* a relayed re-INVITE or UPDATE */
 	X_RELAY,	/* another relayed request (INFO, REFER, NOTIFY...) */
 	X_REPLACE,	/* INVITE with Replaces: re-INVITE of the other leg */
-	X_LOCAL		/* our own (BYE, Call-Info UPDATE, NOTIFY): no reply */
+	X_LOCAL,	/* our own (BYE, Call-Info UPDATE, NOTIFY): no reply */
+	X_PROBE,	/* in-dialog OPTIONS to leg x->from */
+	X_C2D		/* click-to-dial: INVITE without SDP to the phone */
 };
 
 struct call;
+
+/* Calls at once per device or trunk (key "d:NAME" / "t:NAME"). */
+struct ccount {
+	struct ccount		*next;
+	int			 n;
+	char			 key[STORE_NAME_MAX + 8];
+};
 
 struct leg {
 	struct call		*call;
 	struct leg		*hnext;		/* dialog hash chain */
 	int			 hashed;
+	struct leg		*cnext;		/* connection hash chain */
+	int			 clinked;
+	struct ccount		*cnt;		/* counted on this, or NULL */
 	char			*callid;
 	char			*ltag;		/* ours */
 	char			*rtag;		/* theirs (NULL: not yet) */
@@ -141,6 +172,21 @@ struct call {
 	int			 suite;		/* agreed suite, -1 none */
 	int			 up;		/* answered */
 	time_t			 t0, tup;
+	struct event		*tmr;		/* ring timeout, then probes */
+	struct c2d		*c2d;		/* click-to-dial state, or NULL */
+};
+
+/*
+ * A click-to-dial call (out-of-dialog REFER from a trunk): the REFER's
+ * implicit subscription (a dialog where we are the notifier), where the
+ * REFER came in, and the number to call once the phone answers.
+ */
+struct c2d {
+	struct leg		 sub;		/* NOTIFYs to the trunk */
+	int			 subdone;	/* final NOTIFY sent */
+	struct tp_info		 src;		/* the REFER's (cert NULL) */
+	char			 target[PARTY_MAX];
+	struct xact		*pack;		/* holds the phone's ACK */
 };
 
 struct b2bua_state {
@@ -149,6 +195,8 @@ struct b2bua_state {
 	struct xactq		 xacts;
 	size_t			 ncalls, nxacts;
 	struct leg		*dlg[DLG_BUCKETS];
+	struct leg		*conns[CONN_BUCKETS];
+	struct ccount		*cnt[CNT_BUCKETS];
 };
 
 
@@ -158,6 +206,10 @@ static void	call_end(struct call *, int, int, const char *);
 static void	send_callinfo(struct call *, int);
 static void	replace_answered(struct xact *, osip_message_t *);
 static void	replaces_invite(struct sip_req *, const char *);
+static void	c2d_phone_response(struct xact *, struct sip_ctrans *,
+		    osip_message_t *, int);
+static void	c2d_answered(struct call *, struct xact *, const char *,
+		    size_t);
 
 /* ---- small helpers ----------------------------------------------- */
 
@@ -288,6 +340,32 @@ copy_headers(osip_message_t *dst, const osip_message_t *src,
 		    &h)) >= 0; i++)
 			if (h != NULL && h->hvalue != NULL)
 				sip_add_header(dst, *names, h->hvalue);
+}
+
+/*
+ * A response that makes a dialog (18x/2xx to INVITE, 2xx to SUBSCRIBE,
+ * 202 to REFER) copies the request's Record-Route headers in order
+ * (RFC 3261 12.1.1), so that a proxy in front of a trunk stays in the
+ * path.  -1 when out of memory.
+ */
+static int
+copy_rr(osip_message_t *resp, const osip_message_t *req)
+{
+	osip_record_route_t	*rr, *c;
+	int			 i;
+
+	if (req == NULL)
+		return 0;
+	for (i = 0; (rr = osip_list_get(&req->record_routes, i)) != NULL;
+	    i++) {
+		c = NULL;
+		if (osip_record_route_clone(rr, &c) != 0 ||
+		    osip_list_add(&resp->record_routes, c, -1) < 0) {
+			osip_record_route_free(c);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* "number@host" or "number". 0, or -1 when missing/too long. */
@@ -522,6 +600,105 @@ b2bua_dialog_on_trunk(struct ccm *ccm, const char *cid, const char *ltag,
 	return 1;
 }
 
+/* ---- legs by connection (b2bua_conn_closed) ---------------------- */
+
+static uint32_t
+conn_hash(uint64_t conn)
+{
+	return (uint32_t)(sip_hash(&conn, sizeof(conn)) & (CONN_BUCKETS - 1));
+}
+
+/* Index a call's leg by its TCP/TLS connection (UDP legs: nothing). */
+static void
+conn_link(struct b2bua_state *bs, struct leg *l)
+{
+	uint32_t	 b;
+
+	if (l->clinked || l->peer.kind == TP_UDP || l->peer.conn == 0)
+		return;
+	b = conn_hash(l->peer.conn);
+	l->cnext = bs->conns[b];
+	bs->conns[b] = l;
+	l->clinked = 1;
+}
+
+static void
+conn_unlink(struct b2bua_state *bs, struct leg *l)
+{
+	struct leg	**pp;
+
+	if (!l->clinked)
+		return;
+	for (pp = &bs->conns[conn_hash(l->peer.conn)]; *pp != NULL;
+	    pp = &(*pp)->cnext)
+		if (*pp == l) {
+			*pp = l->cnext;
+			break;
+		}
+	l->clinked = 0;
+	l->cnext = NULL;
+}
+
+/* ---- calls per device and per trunk ------------------------------ */
+
+static uint32_t
+cnt_hash(const char *key)
+{
+	return (uint32_t)(sip_hash(key, strlen(key)) & (CNT_BUCKETS - 1));
+}
+
+/*
+ * Count a call on key ("d:DEVICE", "t:TRUNK") for leg l, unless max
+ * calls (max > 0) are already counted there.  0, or -1 (at the limit or
+ * out of memory).
+ */
+static int
+leg_count(struct b2bua_state *bs, struct leg *l, const char *kind,
+    const char *name, int max)
+{
+	struct ccount	*e;
+	char		 key[sizeof(e->key)];
+	uint32_t	 b;
+
+	if (l->cnt != NULL || (size_t)snprintf(key, sizeof(key), "%s:%s",
+	    kind, name) >= sizeof(key))
+		return -1;
+	b = cnt_hash(key);
+	for (e = bs->cnt[b]; e != NULL; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			break;
+	if (e == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return -1;
+		memcpy(e->key, key, sizeof(key));
+		e->next = bs->cnt[b];
+		bs->cnt[b] = e;
+	}
+	if (max > 0 && e->n >= max)
+		return -1;	/* e->n > 0: it stays in use */
+	e->n++;
+	l->cnt = e;
+	return 0;
+}
+
+static void
+leg_uncount(struct b2bua_state *bs, struct leg *l)
+{
+	struct ccount	*e = l->cnt, **pp;
+
+	if (e == NULL)
+		return;
+	l->cnt = NULL;
+	if (--e->n > 0)
+		return;
+	for (pp = &bs->cnt[cnt_hash(e->key)]; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	free(e);
+}
+
 /* ---- legs -------------------------------------------------------- */
 
 static void
@@ -530,6 +707,8 @@ leg_clear(struct b2bua_state *bs, struct leg *l)
 	size_t	 i;
 
 	dlg_unlink(bs, l);
+	conn_unlink(bs, l);
+	leg_uncount(bs, l);
 	free(l->callid);
 	free(l->ltag);
 	free(l->rtag);
@@ -599,11 +778,17 @@ leg_contact(struct ccm *ccm, struct leg *l, const struct tp_info *info,
 	return (l->contact = strdup(buf)) == NULL ? -1 : 0;
 }
 
-/* Does an in-dialog request really come from this leg's peer? */
+/*
+ * Does an in-dialog request really come from this leg's peer?  1: yes;
+ * 0: no; -1: the leg's phone came back over a less secure transport
+ * than the call was set up with: the call was ended (BYE both legs).
+ */
 static int
 leg_source_ok(struct ccm *ccm, struct leg *l, const struct sip_req *req)
 {
 	const struct binding	*b;
+	const struct tp_info	*ti;
+	int			 tls, enc;
 
 	if (l->trunk != NULL)
 		return req->trunk != NULL && strcmp(trunk_name(req->trunk),
@@ -621,7 +806,27 @@ leg_source_ok(struct ccm *ccm, struct leg *l, const struct sip_req *req)
 	    (b = registrar_by_peer(ccm, &req->src.peer)) == NULL ||
 	    strcmp(b->device, l->device) != 0)
 		return 0;
+	if (req->src.peer.kind == TP_UDP)
+		ti = &req->src;
+	else if ((ti = tp_info_get(ccm, req->src.peer.conn)) == NULL)
+		return 0;
+	tls = ti->tls && b->tls;
+	enc = tls && ti->encrypted && b->encrypted;
+	conn_unlink(ccm->b2bua, l);
 	l->peer = req->src.peer;
+	if (l->call != NULL && l->clinked == 0 && l->hashed)
+		conn_link(ccm->b2bua, l);
+	if ((l->tls && !tls) || (l->enc && !enc)) {
+		/* Never keep SDP_PASS (or the status) on a weaker leg. */
+		log_info("call %s: %s came back over %s: ending the call",
+		    l->call != NULL ? l->call->sid : "-", l->party,
+		    tls ? "TLS with a NULL cipher" : "a non-TLS transport");
+		l->tls = tls;
+		l->enc = enc;
+		if (l->call != NULL)
+			call_end(l->call, -1, 480, "leg security dropped");
+		return -1;
+	}
 	return 1;
 }
 
@@ -764,6 +969,9 @@ xact_free(struct xact *x)
 		return;
 	if (x->call != NULL && x->call->inv == x)
 		x->call->inv = NULL;
+	if (x->call != NULL && x->call->c2d != NULL &&
+	    x->call->c2d->pack == x)
+		x->call->c2d->pack = NULL;
 	xact_orphan(x);
 	TAILQ_REMOVE(&x->bs->xacts, x, entry);
 	x->bs->nxacts--;
@@ -896,6 +1104,12 @@ call_free(struct call *c)
 
 	while ((x = TAILQ_FIRST(&c->xacts)) != NULL)
 		xact_orphan(x);
+	if (c->tmr != NULL)
+		event_free(c->tmr);
+	if (c->c2d != NULL) {
+		leg_clear(bs, &c->c2d->sub);
+		free(c->c2d);
+	}
 	leg_clear(bs, &c->leg[LEG_A]);
 	leg_clear(bs, &c->leg[LEG_B]);
 	TAILQ_REMOVE(&bs->calls, c, entry);
@@ -958,6 +1172,103 @@ send_callinfo(struct call *c, int side)
 	send_local(c->bs, l, m);
 }
 
+/*
+ * Click-to-dial progress to the trunk (RFC 3515 2.4.5): a NOTIFY in the
+ * REFER's implicit subscription with a message/sipfrag status line; the
+ * final one terminates the subscription.
+ */
+static void
+c2d_notify(struct call *c, int code, const char *reason, int final)
+{
+	struct c2d	*cd = c->c2d;
+	osip_message_t	*m;
+	char		 body[128], state[64];
+	int		 n;
+
+	if (cd == NULL || cd->subdone ||
+	    (m = leg_request(&cd->sub, "NOTIFY", 0)) == NULL)
+		return;
+	if (final)
+		snprintf(state, sizeof(state), "terminated;reason=noresource");
+	else
+		snprintf(state, sizeof(state), "active;expires=%d",
+		    REFER_EXPIRES);
+	sip_add_header(m, "Event", "refer");
+	sip_add_header(m, "Subscription-State", state);
+	n = snprintf(body, sizeof(body), "SIP/2.0 %d %s\r\n", code, reason);
+	if (n < 0 || (size_t)n >= sizeof(body) || sip_set_body(m,
+	    "message/sipfrag;version=2.0", body, (size_t)n) != 0) {
+		osip_message_free(m);
+		return;
+	}
+	if (final)
+		cd->subdone = 1;
+	send_local(c->bs, &cd->sub, m);
+}
+
+/* (Re)arm a call's timer: s seconds from now; 0 stops it. */
+static void
+call_timer(struct call *c, int s)
+{
+	struct timeval	 tv;
+
+	if (c->tmr == NULL)
+		return;
+	evtimer_del(c->tmr);
+	if (s <= 0)
+		return;
+	tv.tv_sec = s;
+	tv.tv_usec = 0;
+	evtimer_add(c->tmr, &tv);
+}
+
+/* An answered call with a UDP leg is probed every PROBE_INTERVAL. */
+static void
+call_probe_arm(struct call *c)
+{
+	call_timer(c, c->leg[LEG_A].peer.kind == TP_UDP ||
+	    c->leg[LEG_B].peer.kind == TP_UDP ? PROBE_INTERVAL : 0);
+}
+
+/*
+ * The call's timer: before the answer, the ring timeout (CANCEL, 408
+ * to the caller); after it, an in-dialog OPTIONS to every confirmed UDP
+ * leg (xact_cb ends the call on no answer or 481).
+ */
+static void
+call_timer_cb(int fd, short ev, void *arg)
+{
+	struct call	*c = arg;
+	struct xact	*x, *p;
+	osip_message_t	*m;
+	int		 i, busy;
+
+	(void)fd;
+	(void)ev;
+	if (!c->up) {
+		call_end(c, -1, 408, "ring timeout");
+		return;
+	}
+	for (i = LEG_A; i <= LEG_B; i++) {
+		if (c->leg[i].peer.kind != TP_UDP || !c->leg[i].confirmed)
+			continue;
+		busy = 0;
+		TAILQ_FOREACH(p, &c->xacts, centry)
+			if (p->kind == X_PROBE && p->from == i)
+				busy = 1;
+		if (busy || (m = leg_request(&c->leg[i], "OPTIONS", 0)) ==
+		    NULL)
+			continue;
+		if ((x = xact_new(c->bs, c, X_PROBE, i, "OPTIONS")) == NULL) {
+			osip_message_free(m);
+			continue;
+		}
+		if (xact_send(x, m, &c->leg[i].peer, c->leg[i].trunk) != 0)
+			xact_free(x);
+	}
+	call_probe_arm(c);
+}
+
 /* BYE a confirmed leg (fire and forget). */
 static void
 send_bye(struct call *c, int side)
@@ -1006,6 +1317,8 @@ call_end(struct call *c, int gone, int code, const char *why)
 		send_bye(c, LEG_A);
 	if (gone != LEG_B)
 		send_bye(c, LEG_B);
+	c2d_notify(c, code >= 300 ? code : 487, reason_for(code >= 300 ?
+	    code : 487), 1);
 	if (c->up)
 		log_info("call %s %s -> %s ended duration=%llds reason=%s "
 		    "status=%s srtp=%s", c->sid, c->leg[LEG_A].party,
@@ -1030,12 +1343,17 @@ answer_a(struct call *c, int code, const char *reason, const char *sdp,
 	struct leg	*a = &c->leg[LEG_A];
 	osip_message_t	*m;
 	char		 v[160];
+	int		 r;
 
 	if (c->inv == NULL || c->inv->st == NULL ||
 	    (m = sip_resp_new(c->inv->st, code, reason)) == NULL)
 		return -1;
 	if (a->contact != NULL)
 		osip_message_set_contact(m, a->contact);
+	if (code < 300 && copy_rr(m, sip_strans_req(c->inv->st)) != 0) {
+		osip_message_free(m);
+		return -1;
+	}
 	osip_message_set_allow(m, ALLOW_VALUE);
 	if (a->callinfo && code >= 180 && code < 300) {
 		callinfo_value(c, LEG_A, code >= 200, v, sizeof(v));
@@ -1045,12 +1363,15 @@ answer_a(struct call *c, int code, const char *reason, const char *sdp,
 		osip_message_free(m);
 		return -1;
 	}
-	if (sip_resp_send(c->inv->st, m) != 0)
-		return -1;
-	if (code >= 200) {
+	r = sip_resp_send(c->inv->st, m);
+	/* After a final response the transaction is no longer ours, even
+	   when sending it failed (ccm.h). */
+	if (code >= 200)
 		c->inv->st = NULL;
+	if (r != 0)
+		return -1;
+	if (code >= 200)
 		a->confirmed = 1;
-	}
 	return 0;
 }
 
@@ -1143,6 +1464,11 @@ inv_answered(struct call *c, struct xact *x, struct sip_ctrans *ct,
 	c->up = 1;
 	c->tup = time(NULL);
 	c->status = call_status(c);
+	call_probe_arm(c);
+	if (c->c2d != NULL) {
+		c2d_answered(c, x, hs == 1 ? sdp : NULL, len);
+		goto out;
+	}
 	if (answer_a(c, 200, "OK", hs == 1 ? sdp : NULL, len) != 0) {
 		call_end(c, -1, 500, "answering the caller failed");
 		goto out;
@@ -1217,19 +1543,43 @@ offer_answered(struct xact *x, osip_message_t *resp)
 	osip_message_t	*m = NULL, *ack = NULL;
 	const char	*sdp;
 	size_t		 len;
-	int		 hs, old = c->status;
+	int		 hs, bad, old = c->status;
 	char		 v[160];
 
 	memset(&ans, 0, sizeof(ans));
 	leg_target(to, resp);
 	if (strcmp(x->method, "INVITE") == 0 &&
 	    (ack = leg_ack(to, resp)) == NULL) {
+		/* Its 2xx cannot be ACKed: the dialog cannot go on. */
 		xact_reply(x, 500, NULL);
+		xact_free(x);
+		call_end(c, -1, 500, "re-INVITE answer not usable");
 		return;
 	}
 	hs = body_sdp(resp, &sdp, &len);
 	if (hs == 1 && sdp_inspect(sdp, len, &ans) != 0)
 		hs = 0;
+	/* An encrypted profile needs SRTP on re-offers too (spec 6.5). */
+	bad = 0;
+	if (c->need_srtp && hs == 1) {
+		if (x->offer) {
+			call_agreed(c, x->oinfo, &ans);
+			bad = !c->srtp;
+		} else
+			bad = c->mode != SDP_PASS || !has_crypto(&ans);
+	}
+	if (bad) {
+		log_info("call %s %s -> %s: SRTP required by an encrypted "
+		    "profile but not agreed on a re-offer", c->sid,
+		    c->leg[LEG_A].party, c->leg[LEG_B].party);
+		if (ack != NULL)
+			sip_send_stateless(c->bs->ccm, ack, &to->peer);
+		xact_reply(x, 488, NULL);
+		xact_free(x);
+		sdp_info_clear(&ans);
+		call_end(c, -1, 488, "SRTP not agreed");
+		return;
+	}
 	if (x->offer) {
 		if (ack != NULL)
 			sip_send_stateless(c->bs->ccm, ack, &to->peer);
@@ -1336,6 +1686,33 @@ orphan_2xx(struct xact *x, struct sip_ctrans *ct, osip_message_t *resp)
 	leg_clear(x->bs, &l);
 }
 
+/*
+ * The answer to an OPTIONS probe of leg x->from: none (timeout), 408 (a
+ * proxy's timeout) or 481 means the dialog is gone (RFC 5057): the call
+ * ends, BYE to the other leg.  Anything else (200, 405, 501...) means it
+ * lives.
+ */
+static void
+probe_response(struct xact *x, const osip_message_t *resp, int code)
+{
+	struct call	*c = x->call;
+	int		 side = x->from;
+
+	xact_free(x);
+	if (resp != NULL && code != 481 && code != 408)
+		return;
+	if (resp == NULL)
+		log_info("call %s %s -> %s: no answer to the OPTIONS probe of "
+		    "%s", c->sid, c->leg[LEG_A].party, c->leg[LEG_B].party,
+		    c->leg[side].party);
+	else
+		log_info("call %s %s -> %s: %d to the OPTIONS probe of %s",
+		    c->sid, c->leg[LEG_A].party, c->leg[LEG_B].party, code,
+		    c->leg[side].party);
+	call_end(c, side, 481, resp == NULL ? "probe timeout" :
+	    "dialog gone");
+}
+
 /* Every response to every request we sent. */
 static void
 xact_cb(void *arg, struct sip_ctrans *ct, osip_message_t *resp,
@@ -1350,7 +1727,9 @@ xact_cb(void *arg, struct sip_ctrans *ct, osip_message_t *resp,
 			inv_response(x, ct, resp, code);
 		return;
 	}
+	/* An orphan INVITE was cancelled: a challenge ends it. */
 	if ((code == 401 || code == 407) && resp != NULL &&
+	    (x->call != NULL || strcmp(x->method, "INVITE") != 0) &&
 	    xact_auth_retry(x, ct, resp) == 0)
 		return;
 	x->ct = NULL;			/* ends with this response */
@@ -1386,6 +1765,12 @@ xact_cb(void *arg, struct sip_ctrans *ct, osip_message_t *resp,
 			xact_free(x);
 		}
 		break;
+	case X_PROBE:
+		probe_response(x, resp, code);
+		break;
+	case X_C2D:
+		c2d_phone_response(x, ct, resp, code);
+		break;
 	default:
 		xact_free(x);
 		break;
@@ -1394,12 +1779,26 @@ xact_cb(void *arg, struct sip_ctrans *ct, osip_message_t *resp,
 
 /* ---- new calls --------------------------------------------------- */
 
+/* Count a call on a leg's device or trunk; max 0: no limit. */
+static int
+leg_count_own(struct b2bua_state *bs, struct leg *l, int max)
+{
+	if (l->trunk != NULL)
+		return leg_count(bs, l, "t", trunk_name(l->trunk),
+		    max ? TRUNK_CALLS_MAX : 0);
+	if (l->device[0] != '\0')
+		return leg_count(bs, l, "d", l->device,
+		    max ? DEV_CALLS_MAX : 0);
+	return 0;
+}
+
 /*
  * A leg where we are the UAS (A, or a Replaces INVITE's): a trunk, or
- * a registered phone (its binding).  0 or a status to refuse with.
+ * a registered phone (its binding).  limit: refuse when its device or
+ * trunk has its most calls (503).  0 or a status to refuse with.
  */
 static int
-setup_uas(struct ccm *ccm, struct leg *a, struct sip_req *req)
+setup_uas(struct ccm *ccm, struct leg *a, struct sip_req *req, int limit)
 {
 	const struct binding	*b = NULL;
 	const char		*user = uri_user(req->msg->from != NULL ?
@@ -1424,6 +1823,12 @@ setup_uas(struct ccm *ccm, struct leg *a, struct sip_req *req)
 		a->callinfo = (b->flags & REG_F_CALLINFO) != 0;
 		snprintf(a->device, sizeof(a->device), "%s", b->device);
 		snprintf(a->party, sizeof(a->party), "%s", b->aor);
+	}
+	if (leg_count_own(ccm->b2bua, a, limit) != 0) {
+		log_info("b2bua: %s %s has its most calls: 503",
+		    a->trunk != NULL ? "trunk" : "device", a->trunk != NULL ?
+		    trunk_name(a->trunk) : a->device);
+		return 503;
 	}
 	a->peer = req->src.peer;
 	a->lcseq = CSEQ_START;
@@ -1450,7 +1855,7 @@ setup_a(struct ccm *ccm, struct call *c, struct sip_req *req)
 	int	 code;
 
 	c->leg[LEG_A].call = c;
-	if ((code = setup_uas(ccm, &c->leg[LEG_A], req)) != 0)
+	if ((code = setup_uas(ccm, &c->leg[LEG_A], req, 1)) != 0)
 		return code;
 	if (req->trunk != NULL)
 		c->via_trunk = 1;
@@ -1459,64 +1864,72 @@ setup_a(struct ccm *ccm, struct call *c, struct sip_req *req)
 
 /* The domain we put in URIs. */
 static const char *
-our_domain(struct ccm *ccm, const struct sip_req *req)
+our_domain(struct ccm *ccm, const struct tp_info *src)
 {
 	if (ccm->cfg != NULL && ccm->cfg->domain != NULL &&
 	    ccm->cfg->domain[0] != '\0')
 		return ccm->cfg->domain;
-	return req->src.local_host[0] != '\0' ? req->src.local_host :
-	    "localhost";
+	return src->local_host[0] != '\0' ? src->local_host : "localhost";
 }
 
 /* Transport info for a phone's binding (tmp: for UDP). NULL: gone. */
 static const struct tp_info *
 phone_info(struct ccm *ccm, const struct binding *bd,
-    const struct sip_req *req, struct tp_info *tmp)
+    const struct tp_info *src, struct tp_info *tmp)
 {
 	if (bd->peer.kind != TP_UDP)
 		return tp_info_get(ccm, bd->peer.conn);
-	*tmp = req->src;
+	*tmp = *src;
 	tmp->peer = bd->peer;
 	tmp->tls = tmp->encrypted = 0;
+	tmp->cert = NULL;
 	return tmp;
 }
 
-/* The B leg to a registered phone. */
+/*
+ * A leg we call on a registered phone (B, or the phone of a click-to-
+ * dial); other: the party at the far end, for our Contact.  A device
+ * with its most calls is busy (486).
+ */
 static int
-setup_b_phone(struct ccm *ccm, struct call *c, const struct binding *bd,
-    const struct sip_req *req)
+setup_phone_leg(struct ccm *ccm, struct leg *l, const struct binding *bd,
+    const struct tp_info *src, const char *other)
 {
-	struct leg		*b = &c->leg[LEG_B];
 	const struct tp_info	*ti = NULL;
 	struct tp_info		 tmp;
 	char			 buf[URI_MAX];
 	size_t			 n;
 
-	b->peer = bd->peer;
-	b->tls = bd->tls;
-	b->enc = bd->tls && bd->encrypted;
-	b->profile = bd->secmode;
-	b->callinfo = (bd->flags & REG_F_CALLINFO) != 0;
-	snprintf(b->device, sizeof(b->device), "%s", bd->device);
-	snprintf(b->party, sizeof(b->party), "%s", bd->aor);
+	l->peer = bd->peer;
+	l->tls = bd->tls;
+	l->enc = bd->tls && bd->encrypted;
+	l->profile = bd->secmode;
+	l->callinfo = (bd->flags & REG_F_CALLINFO) != 0;
+	snprintf(l->device, sizeof(l->device), "%s", bd->device);
+	snprintf(l->party, sizeof(l->party), "%s", bd->aor);
+	if (leg_count_own(ccm->b2bua, l, 1) != 0) {
+		log_info("b2bua: device %s has its most calls: 486",
+		    l->device);
+		return 486;
+	}
 	/* The binding's contact, without any <> around it. */
 	snprintf(buf, sizeof(buf), "%s", bd->contact + (bd->contact[0] == '<'));
 	n = strcspn(buf, ">");
 	buf[n] = '\0';
-	if ((b->target = strdup(buf)) == NULL)
+	if ((l->target = strdup(buf)) == NULL)
 		return 500;
-	snprintf(buf, sizeof(buf), "<sip:%s@%s>", bd->aor, our_domain(ccm, req));
-	if ((b->rhdr = strdup(buf)) == NULL)
+	snprintf(buf, sizeof(buf), "<sip:%s@%s>", bd->aor, our_domain(ccm, src));
+	if ((l->rhdr = strdup(buf)) == NULL)
 		return 500;
-	if ((ti = phone_info(ccm, bd, req, &tmp)) == NULL)
+	if ((ti = phone_info(ccm, bd, src, &tmp)) == NULL)
 		return 480;		/* its connection is gone */
-	return leg_contact(ccm, b, ti, c->leg[LEG_A].party) == 0 ? 0 : 500;
+	return leg_contact(ccm, l, ti, other) == 0 ? 0 : 500;
 }
 
 /* The B leg to a trunk: sip:NUMBER@peer. */
 static int
 setup_b_trunk(struct ccm *ccm, struct call *c, struct trunk *t,
-    const char *number, const struct sip_req *req)
+    const char *number, const struct tp_info *src)
 {
 	struct leg		*b = &c->leg[LEG_B];
 	const struct store_trunk *row = trunk_row(t);
@@ -1525,17 +1938,22 @@ setup_b_trunk(struct ccm *ccm, struct call *c, struct trunk *t,
 	char			 host[300], buf[URI_MAX];
 	const char		*tp;
 
+	b->trunk = trunk_ref(t);
+	snprintf(b->party, sizeof(b->party), "%s", number);
+	if (leg_count_own(ccm->b2bua, b, 1) != 0) {
+		log_info("b2bua: trunk %s has its most calls: 503",
+		    trunk_name(t));
+		return 503;
+	}
 	if (trunk_peer(t, &b->peer) != 0) {
 		log_warnx("b2bua: trunk %s: %s", trunk_name(t), uc_errdetail());
 		return 503;
 	}
-	b->trunk = trunk_ref(t);
 	b->tls = row->transport == STORE_TP_TLS;
 	b->enc = b->tls && row->secmode == STORE_SEC_ENCRYPTED;
 	b->profile = STORE_SEC_NONSECURE;
 	b->callinfo = trunk_transmit_security(t);
 	c->via_trunk = 1;
-	snprintf(b->party, sizeof(b->party), "%s", number);
 	if (strchr(row->peer, ':') != NULL)
 		snprintf(host, sizeof(host), "[%s]", row->peer);
 	else
@@ -1555,21 +1973,23 @@ setup_b_trunk(struct ccm *ccm, struct call *c, struct trunk *t,
 	if (b->peer.kind != TP_UDP)
 		ti = tp_info_get(ccm, b->peer.conn);
 	if (ti == NULL) {
-		tmp = req->src;
+		tmp = *src;
 		tmp.peer = b->peer;
 		tmp.tls = tmp.encrypted = b->tls;
+		tmp.cert = NULL;
 		ti = &tmp;
 	}
 	return leg_contact(ccm, b, ti, c->leg[LEG_A].party) == 0 ? 0 : 500;
 }
 
-/* Our side of B: Call-ID, tag, From (A's party at our domain). */
+/*
+ * Our side of a leg we call (UAC): Call-ID, tag, From (party at our
+ * domain, with the display name dn if it is plain text).
+ */
 static int
-setup_b_ids(struct ccm *ccm, struct call *c, const struct sip_req *req)
+setup_uac_ids(struct ccm *ccm, struct call *c, struct leg *l,
+    const char *party, const char *dn, const struct tp_info *src)
 {
-	struct leg	*b = &c->leg[LEG_B];
-	const char	*dn = req->msg->from != NULL ?
-			    req->msg->from->displayname : NULL;
 	char		 tok[TOKEN_LEN + 1], buf[URI_MAX], name[64];
 	size_t		 i, n;
 	int		 plain;
@@ -1590,29 +2010,42 @@ setup_b_ids(struct ccm *ccm, struct call *c, const struct sip_req *req)
 		name[n] = '\0';
 	}
 	sip_token(tok, sizeof(tok));
-	snprintf(buf, sizeof(buf), "%s@%s", tok, our_domain(ccm, req));
-	if ((b->callid = strdup(buf)) == NULL)
+	snprintf(buf, sizeof(buf), "%s@%s", tok, our_domain(ccm, src));
+	if ((l->callid = strdup(buf)) == NULL)
 		return -1;
 	sip_token(tok, sizeof(tok));
-	if ((b->ltag = strdup(tok)) == NULL)
+	if ((l->ltag = strdup(tok)) == NULL)
 		return -1;
 	if (plain)
 		snprintf(buf, sizeof(buf), "\"%s\" <sip:%s@%s>;tag=%s", name,
-		    c->leg[LEG_A].party, our_domain(ccm, req), b->ltag);
+		    party, our_domain(ccm, src), l->ltag);
 	else
-		snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s",
-		    c->leg[LEG_A].party, our_domain(ccm, req), b->ltag);
-	if ((b->lhdr = strdup(buf)) == NULL)
+		snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s", party,
+		    our_domain(ccm, src), l->ltag);
+	if ((l->lhdr = strdup(buf)) == NULL)
 		return -1;
-	b->call = c;
+	l->call = c;
 	return 0;
 }
 
-/* Pick B: a registered extension, else a trunk prefix. HTTP-like code. */
+/* Our side of B: Call-ID, tag, From (A's party at our domain). */
 static int
-route_b(struct ccm *ccm, struct call *c, struct sip_req *req)
+setup_b_ids(struct ccm *ccm, struct call *c, const char *dn,
+    const struct tp_info *src)
 {
-	const char		*user = uri_user(req->msg->req_uri);
+	return setup_uac_ids(ccm, c, &c->leg[LEG_B], c->leg[LEG_A].party, dn,
+	    src);
+}
+
+/*
+ * Pick B for a dialled number: a registered extension, else a trunk
+ * prefix (not for a call that came from a trunk: no hairpin).  0 or a
+ * status to refuse with.
+ */
+static int
+route_number(struct ccm *ccm, struct call *c, const char *user,
+    const struct tp_info *src, int from_trunk)
+{
 	const struct binding	*bd;
 	struct store_sipdev	 dev;
 	struct trunk		*t;
@@ -1620,14 +2053,15 @@ route_b(struct ccm *ccm, struct call *c, struct sip_req *req)
 	if (!party_ok(user))
 		return 404;
 	if ((bd = registrar_lookup(ccm, user)) != NULL)
-		return setup_b_phone(ccm, c, bd, req);
+		return setup_phone_leg(ccm, &c->leg[LEG_B], bd, src,
+		    c->leg[LEG_A].party);
 	if (store_sipdev_by_ext(ccm->store, user, &dev) == 0)
 		return 480;		/* a line, but not registered */
-	if (req->trunk != NULL)
+	if (from_trunk)
 		return 404;		/* no trunk-to-trunk hairpin */
 	if ((t = trunk_route(ccm, user)) == NULL)
 		return 404;
-	return setup_b_trunk(ccm, c, t, user, req);
+	return setup_b_trunk(ccm, c, t, user, src);
 }
 
 /*
@@ -1726,6 +2160,40 @@ call_sid(struct call *c)
 	c->sid[i] = '\0';
 }
 
+/* A new call, in bs->calls, with its timer (none if out of memory). */
+static struct call *
+call_new(struct b2bua_state *bs)
+{
+	struct call	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->bs = bs;
+	c->suite = -1;
+	c->t0 = time(NULL);
+	c->leg[LEG_A].call = c;
+	c->leg[LEG_B].call = c;
+	TAILQ_INIT(&c->xacts);
+	TAILQ_INSERT_TAIL(&bs->calls, c, entry);
+	bs->ncalls++;
+	if (bs->ccm->base != NULL &&
+	    (c->tmr = evtimer_new(bs->ccm->base, call_timer_cb, c)) == NULL)
+		log_warnx("b2bua: no timer for a call");
+	return c;
+}
+
+/* Both legs findable: by dialog, and by connection. */
+static void
+call_link(struct call *c)
+{
+	int	 i;
+
+	for (i = LEG_A; i <= LEG_B; i++) {
+		dlg_link(c->bs, &c->leg[i]);
+		conn_link(c->bs, &c->leg[i]);
+	}
+}
+
 /* An out-of-dialog INVITE: a new call. */
 static void
 invite_new(struct sip_req *req)
@@ -1761,28 +2229,24 @@ invite_new(struct sip_req *req)
 		sip_reply(req->st, 488, reason_for(488));
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if ((c = call_new(bs)) == NULL) {
 		sip_reply(req->st, 500, reason_for(500));
 		sdp_info_clear(&offer);
 		return;
 	}
-	c->bs = bs;
-	c->suite = -1;
-	c->t0 = time(NULL);
-	TAILQ_INIT(&c->xacts);
-	TAILQ_INSERT_TAIL(&bs->calls, c, entry);
-	bs->ncalls++;
 	if ((code = setup_a(ccm, c, req)) != 0)
 		goto fail;
 	call_sid(c);
-	if ((code = route_b(ccm, c, req)) != 0)
+	if ((code = route_number(ccm, c, uri_user(req->msg->req_uri),
+	    &req->src, req->trunk != NULL)) != 0)
 		goto fail;
 	if (leg_contact(ccm, &c->leg[LEG_A], &req->src,
 	    c->leg[LEG_B].party) != 0) {
 		code = 500;
 		goto fail;
 	}
-	if (setup_b_ids(ccm, c, req) != 0) {
+	if (setup_b_ids(ccm, c, req->msg->from != NULL ?
+	    req->msg->from->displayname : NULL, &req->src) != 0) {
 		code = 500;
 		goto fail;
 	}
@@ -1803,14 +2267,14 @@ invite_new(struct sip_req *req)
 		memset(&offer, 0, sizeof(offer));
 	}
 	c->inv = x;
-	dlg_link(bs, &c->leg[LEG_A]);
-	dlg_link(bs, &c->leg[LEG_B]);
+	call_link(c);
 	sip_reply(req->st, 100, reason_for(100));
 	if ((code = send_b_invite(c, x, hs == 1 ? sdp : NULL, len)) != 0) {
 		x->st = NULL;
 		goto fail;
 	}
 	sip_strans_on_cancel(req->st, on_cancel, c);
+	call_timer(c, RING_TIMEOUT);
 	sdp_info_clear(&offer);
 	return;
  fail:
@@ -1900,8 +2364,12 @@ replace_answered(struct xact *x, osip_message_t *resp)
 	l->call = c;
 	l->hnext = NULL;
 	l->hashed = 0;
+	l->cnext = NULL;
+	l->clinked = 0;
 	l->confirmed = 1;
 	dlg_link(c->bs, l);
+	conn_link(c->bs, l);
+	call_probe_arm(c);
 	c->mode = x->mode;
 	c->need_srtp = c->leg[LEG_A].profile == STORE_SEC_ENCRYPTED ||
 	    c->leg[LEG_B].profile == STORE_SEC_ENCRYPTED;
@@ -1914,6 +2382,18 @@ replace_answered(struct xact *x, osip_message_t *resp)
 		sip_send_stateless(c->bs->ccm, ack, &o->peer);
 		if (hs == 1)
 			call_agreed(c, x->oinfo, &ans);
+		if (c->need_srtp && !c->srtp) {
+			log_info("call %s %s -> %s: SRTP required by an "
+			    "encrypted profile but not agreed with %s",
+			    c->sid, c->leg[LEG_A].party, c->leg[LEG_B].party,
+			    l->party);
+			l->confirmed = 0;	/* it gets the 488 */
+			xact_reply(x, 488, NULL);
+			xact_free(x);
+			call_end(c, side, 488, "SRTP not agreed");
+			sdp_info_clear(&ans);
+			return;
+		}
 	} else {
 		x->ack = ack;		/* waits for the new leg's ACK */
 		if (hs == 1 && (x->oinfo = calloc(1, sizeof(*x->oinfo))) !=
@@ -1926,6 +2406,7 @@ replace_answered(struct xact *x, osip_message_t *resp)
 	if ((m = sip_resp_new(x->st, 200, "OK")) != NULL) {
 		if (l->contact != NULL)
 			osip_message_set_contact(m, l->contact);
+		copy_rr(m, sip_strans_req(x->st));
 		osip_message_set_allow(m, ALLOW_VALUE);
 		if (l->callinfo) {
 			callinfo_value(c, side, 1, v, sizeof(v));
@@ -2006,7 +2487,7 @@ replaces_invite(struct sip_req *req, const char *val)
 	}
 	if ((n = calloc(1, sizeof(*n))) == NULL)
 		goto fail;
-	if ((code = setup_uas(ccm, n, req)) != 0)
+	if ((code = setup_uas(ccm, n, req, 0)) != 0)
 		goto fail;
 	code = 500;
 	if (leg_contact(ccm, n, &req->src, o->party) != 0)
@@ -2108,6 +2589,56 @@ relay_offer(struct call *c, int from, struct sip_req *req)
 	sdp_info_clear(&offer);
 }
 
+#define RELAY_ACCEPT	"application/dtmf-relay, application/dtmf, " \
+			"text/plain, application/media_control+xml"
+#define NOTIFY_ACCEPT	"message/sipfrag, application/simple-message-summary"
+
+/*
+ * May a request's body be relayed (finding: allow-list, others 415)?
+ * NOTIFY: REFER progress (message/sipfrag) and MWI; everything else:
+ * DTMF, text, and video fast-update.  1: yes, or no body; 0: no.
+ */
+static int
+body_allowed(const osip_message_t *m)
+{
+	static const char *const relay[] = { "application/dtmf-relay",
+	    "application/dtmf", "text/plain",
+	    "application/media_control+xml", NULL };
+	static const char *const notify[] = { "message/sipfrag",
+	    "application/simple-message-summary", NULL };
+	const osip_content_type_t *ct = m->content_type;
+	const char *const	*l;
+	osip_body_t		*b = NULL;
+	size_t			 n;
+
+	if (osip_message_get_body(m, 0, &b) < 0 || b == NULL ||
+	    b->body == NULL || b->length == 0)
+		return 1;
+	if (ct == NULL || ct->type == NULL || ct->subtype == NULL)
+		return 0;
+	l = strcmp(m->sip_method, "NOTIFY") == 0 ? notify : relay;
+	for (; *l != NULL; l++) {
+		n = strlen(ct->type);
+		if (strncasecmp(*l, ct->type, n) == 0 && (*l)[n] == '/' &&
+		    strcasecmp(*l + n + 1, ct->subtype) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* 415 with the types we relay for this method. */
+static void
+reply_415(struct sip_req *req)
+{
+	osip_message_t	*r;
+
+	if ((r = sip_resp_new(req->st, 415, reason_for(415))) == NULL)
+		return;
+	sip_add_header(r, "Accept", strcmp(req->msg->sip_method, "NOTIFY") ==
+	    0 ? NOTIFY_ACCEPT : RELAY_ACCEPT);
+	sip_resp_send(req->st, r);
+}
+
 /* INFO, REFER, NOTIFY, MESSAGE, SUBSCRIBE, UPDATE without SDP: relay. */
 static void
 relay_request(struct call *c, int from, struct sip_req *req)
@@ -2121,6 +2652,10 @@ relay_request(struct call *c, int from, struct sip_req *req)
 	osip_body_t	*b = NULL;
 	char		*ct = NULL;
 
+	if (!body_allowed(req->msg)) {
+		reply_415(req);
+		return;
+	}
 	if (strcmp(req->msg->sip_method, "REFER") == 0 ||
 	    strcmp(req->msg->sip_method, "SUBSCRIBE") == 0 ||
 	    strcmp(req->msg->sip_method, "NOTIFY") == 0 ||
@@ -2159,7 +2694,7 @@ in_dialog_ack(struct call *c, int from, struct sip_req *req)
 
 	memset(&ans, 0, sizeof(ans));
 	TAILQ_FOREACH(x, &c->xacts, centry)
-		if (x->ack != NULL && x->from == from)
+		if (x->ack != NULL && x->from == from && x->kind != X_C2D)
 			break;
 	if (x == NULL)
 		return;			/* absorbed */
@@ -2184,6 +2719,9 @@ in_dialog_ack(struct call *c, int from, struct sip_req *req)
 		call_log(c, " (changed)");
 	if (c->status != old || initial)
 		send_callinfo(c, to);
+	/* The ACK's sender saw the old status in its 200 (late offer). */
+	if (c->status != old)
+		send_callinfo(c, from);
 }
 
 static void
@@ -2202,12 +2740,19 @@ in_dialog(struct sip_req *req)
 			sip_reply(req->st, 481, reason_for(481));
 		return;
 	}
-	if (!leg_source_ok(ccm, l, req)) {
+	switch (leg_source_ok(ccm, l, req)) {
+	case 1:
+		break;
+	case 0:
 		log_info("b2bua: %s for a dialog of %s from %s: not its peer",
 		    strcmp(m, "ACK") == 0 ? "ACK" : "request", l->party,
 		    req->src.peer_text);
 		if (req->st != NULL)
 			sip_reply(req->st, 403, reason_for(403));
+		return;
+	default:
+		if (req->st != NULL)	/* the call (l too) is gone */
+			sip_reply(req->st, 481, reason_for(481));
 		return;
 	}
 	c = l->call;
@@ -2304,7 +2849,7 @@ presence_notify(struct sip_req *req, const char *ext, int expires)
 	    "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
 	    "entity=\"sip:%s@%s\">\r\n"
 	    "<tuple id=\"line\"><status><basic>%s</basic></status></tuple>\r\n"
-	    "</presence>\r\n", ext, our_domain(ccm, req),
+	    "</presence>\r\n", ext, our_domain(ccm, &req->src),
 	    registrar_lookup(ccm, ext) != NULL ? "open" : "closed");
 	if (n < 0 || (size_t)n >= sizeof(body) ||
 	    sip_set_body(m, "application/pidf+xml", body, (size_t)n) != 0)
@@ -2369,6 +2914,7 @@ presence_subscribe(struct sip_req *req)
 	}
 	if ((m = sip_resp_new(req->st, 200, "OK")) == NULL)
 		return;
+	copy_rr(m, req->msg);
 	snprintf(buf, sizeof(buf), "%ld", expires);
 	osip_message_set_expires(m, buf);
 	if (sip_resp_send(req->st, m) != 0)
@@ -2377,9 +2923,25 @@ presence_subscribe(struct sip_req *req)
 	presence_notify(req, ext, (int)expires);
 }
 
+/* Does an Event value name this package (token before any ';')? */
+static int
+event_is(const char *ev, const char *pkg)
+{
+	size_t	 n;
+
+	if (ev == NULL)
+		return 0;
+	ev += strspn(ev, " \t");
+	n = strcspn(ev, "; \t");
+	return n == strlen(pkg) && strncasecmp(ev, pkg, n) == 0;
+}
+
 /*
- * An unsolicited NOTIFY that trunk_authorize let through (e.g. MWI):
- * to the phone of the Request-URI's extension, outside any dialog.
+ * An unsolicited NOTIFY that trunk_authorize let through: only MWI
+ * (Event: message-summary, RFC 3842; others 489) with a
+ * simple-message-summary body (others 415), to the phone of the
+ * Request-URI's extension, outside any dialog; the phone's final
+ * response goes back.
  */
 static void
 notify_relay(struct sip_req *req)
@@ -2401,6 +2963,30 @@ notify_relay(struct sip_req *req)
 	int			 code = 500;
 
 	memset(&l, 0, sizeof(l));
+	if (!event_is(hdr(req->msg, "event", "o"), "message-summary")) {
+		log_info("trunk %s: unsolicited NOTIFY for an event other "
+		    "than message-summary: 489", trunk_name(req->trunk));
+		if ((m = sip_resp_new(req->st, 489, reason_for(489))) != NULL) {
+			sip_add_header(m, "Allow-Events", "message-summary");
+			sip_resp_send(req->st, m);
+		}
+		return;
+	}
+	if (osip_message_get_body(req->msg, 0, &b) >= 0 && b != NULL &&
+	    b->length > 0 && (req->msg->content_type == NULL ||
+	    req->msg->content_type->type == NULL ||
+	    req->msg->content_type->subtype == NULL ||
+	    strcasecmp(req->msg->content_type->type, "application") != 0 ||
+	    strcasecmp(req->msg->content_type->subtype,
+	    "simple-message-summary") != 0)) {
+		if ((m = sip_resp_new(req->st, 415, reason_for(415))) != NULL) {
+			sip_add_header(m, "Accept",
+			    "application/simple-message-summary");
+			sip_resp_send(req->st, m);
+		}
+		return;
+	}
+	b = NULL;
 	if (!party_ok(ext) || (bd = registrar_lookup(ccm, ext)) == NULL) {
 		sip_reply(req->st, 404, reason_for(404));
 		return;
@@ -2410,19 +2996,19 @@ notify_relay(struct sip_req *req)
 	snprintf(buf, sizeof(buf), "%s", bd->contact + (bd->contact[0] == '<'));
 	buf[strcspn(buf, ">")] = '\0';
 	if ((l.target = strdup(buf)) == NULL ||
-	    (ti = phone_info(ccm, bd, req, &tmp)) == NULL ||
+	    (ti = phone_info(ccm, bd, &req->src, &tmp)) == NULL ||
 	    leg_contact(ccm, &l, ti, party_ok(fu) ? fu : NULL) != 0)
 		goto out;
 	sip_token(tok, sizeof(tok));
-	snprintf(buf, sizeof(buf), "%s@%s", tok, our_domain(ccm, req));
+	snprintf(buf, sizeof(buf), "%s@%s", tok, our_domain(ccm, &req->src));
 	if ((l.callid = strdup(buf)) == NULL)
 		goto out;
 	sip_token(tok, sizeof(tok));
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s",
-	    party_ok(fu) ? fu : "ccm", our_domain(ccm, req), tok);
+	    party_ok(fu) ? fu : "ccm", our_domain(ccm, &req->src), tok);
 	if ((l.lhdr = strdup(buf)) == NULL)
 		goto out;
-	snprintf(buf, sizeof(buf), "<sip:%s@%s>", bd->aor, our_domain(ccm, req));
+	snprintf(buf, sizeof(buf), "<sip:%s@%s>", bd->aor, our_domain(ccm, &req->src));
 	if ((l.rhdr = strdup(buf)) == NULL ||
 	    (m = leg_request(&l, "NOTIFY", 1)) == NULL)
 		goto out;
@@ -2453,6 +3039,292 @@ notify_relay(struct sip_req *req)
 		sip_reply(req->st, code, reason_for(code));
 	osip_message_free(m);
 	leg_clear(ccm->b2bua, &l);
+}
+
+/* ---- click-to-dial (out-of-dialog REFER from a trunk) ------------ */
+
+/* Does a header value hold a comma outside <> and quotes (a list)? */
+static int
+has_list_comma(const char *v)
+{
+	int	 angle = 0, quote = 0;
+
+	for (; *v != '\0'; v++) {
+		if (quote) {
+			if (*v == '\\' && v[1] != '\0')
+				v++;
+			else if (*v == '"')
+				quote = 0;
+		} else if (*v == '"')
+			quote = 1;
+		else if (*v == '<')
+			angle = 1;
+		else if (*v == '>')
+			angle = 0;
+		else if (*v == ',' && !angle)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The number a REFER asks to call: the user part of its one Refer-To
+ * sip/sips URI.  0, or the status to refuse with: 400 (no Refer-To,
+ * several, or not such a URI), 501 (Replaces: not for click-to-dial).
+ */
+static int
+refer_target(const osip_message_t *msg, char *num, size_t numsz)
+{
+	static const char *const names[] = { "refer-to", "r", NULL };
+	const char *const	*nm;
+	osip_header_t		*h = NULL;
+	osip_from_t		*f = NULL;
+	osip_uri_header_t	*uh;
+	const char		*v = NULL, *sch;
+	int			 i, n = 0, code = 400;
+
+	for (nm = names; *nm != NULL; nm++)
+		for (i = 0; (i = osip_message_header_get_byname(msg, *nm, i,
+		    &h)) >= 0; i++) {
+			n++;
+			v = h != NULL ? h->hvalue : NULL;
+		}
+	if (n != 1 || v == NULL || has_list_comma(v))
+		return 400;
+	if (osip_from_init(&f) != 0)
+		return 500;
+	if (osip_from_parse(f, v) != 0 || f->url == NULL ||
+	    (sch = f->url->scheme) == NULL ||
+	    (strcasecmp(sch, "sip") != 0 && strcasecmp(sch, "sips") != 0))
+		goto out;
+	for (i = 0; (uh = osip_list_get(&f->url->url_headers, i)) != NULL;
+	    i++)
+		if (uh->gname != NULL && strcasecmp(uh->gname,
+		    "replaces") == 0) {
+			code = 501;
+			goto out;
+		}
+	if (!party_ok(f->url->username) ||
+	    strlen(f->url->username) >= numsz)
+		goto out;
+	snprintf(num, numsz, "%s", f->url->username);
+	code = 0;
+ out:
+	osip_from_free(f);
+	return code;
+}
+
+/*
+ * The phone answered our INVITE (without SDP) with its offer: hold its
+ * ACK, and call the target with the offer.  Or it did not answer.
+ */
+static void
+c2d_phone_response(struct xact *x, struct sip_ctrans *ct,
+    osip_message_t *resp, int code)
+{
+	struct call	*c = x->call;
+	struct b2bua_state *bs = c->bs;
+	struct c2d	*cd = c->c2d;
+	struct leg	*a = &c->leg[LEG_A], *b = &c->leg[LEG_B];
+	struct sdp_info	 offer;
+	struct xact	*nx = NULL;
+	osip_message_t	*ack;
+	const char	*sdp;
+	size_t		 len;
+	int		 r;
+
+	memset(&offer, 0, sizeof(offer));
+	if (code >= 300 || resp == NULL) {
+		xact_free(x);
+		call_end(c, LEG_A, map_final(code), "phone did not answer");
+		return;
+	}
+	if (leg_from_2xx(a, sip_ctrans_req(ct), resp) != 0 ||
+	    (ack = leg_ack(a, resp)) == NULL) {
+		xact_free(x);
+		call_end(c, -1, 502, "bad 2xx from the phone");
+		return;
+	}
+	a->confirmed = 1;
+	/* x holds the ACK now; call_end sends it (bare) if need be. */
+	c->inv = NULL;
+	x->ack = ack;
+	x->from = LEG_B;
+	cd->pack = x;
+	if (body_sdp(resp, &sdp, &len) != 1 ||
+	    sdp_inspect(sdp, len, &offer) != 0) {
+		call_end(c, -1, 488, "phone answer without a usable offer");
+		return;
+	}
+	r = route_number(bs->ccm, c, cd->target, &cd->src, 0);
+	if (r == 0 && setup_b_ids(bs->ccm, c, NULL, &cd->src) != 0)
+		r = 500;
+	if (r == 0) {
+		c->mode = a->enc && b->enc ? SDP_PASS : SDP_STRIP;
+		c->need_srtp = a->profile == STORE_SEC_ENCRYPTED ||
+		    b->profile == STORE_SEC_ENCRYPTED;
+		r = offer_policy(c, &offer, 1, LEG_A);
+	}
+	if (r == 0 && (nx = xact_new(bs, c, X_INVITE, LEG_A, "INVITE")) ==
+	    NULL)
+		r = 503;
+	if (r == 0) {
+		nx->offer = 1;
+		if ((nx->oinfo = calloc(1, sizeof(*nx->oinfo))) != NULL) {
+			*nx->oinfo = offer;
+			memset(&offer, 0, sizeof(offer));
+		}
+		c->inv = nx;
+		dlg_link(bs, b);
+		conn_link(bs, b);
+		r = send_b_invite(c, nx, sdp, len);
+	}
+	sdp_info_clear(&offer);
+	if (r != 0) {
+		call_end(c, -1, r, "target refused");
+		return;
+	}
+	/* The phone's 2xx waits for our ACK: the target rings briefly. */
+	call_timer(c, C2D_RING_TIMEOUT);
+}
+
+/* The target answered (B is ACKed): the phone gets its ACK and answer. */
+static void
+c2d_answered(struct call *c, struct xact *x, const char *sdp, size_t len)
+{
+	struct c2d	*cd = c->c2d;
+	struct xact	*p = cd->pack;
+
+	c->inv = NULL;
+	xact_free(x);
+	if (p == NULL || p->ack == NULL || sdp == NULL ||
+	    put_sdp(p->ack, sdp, len, c->mode) != 0) {
+		call_end(c, -1, 500, "answering the phone failed");
+		return;
+	}
+	sip_send_stateless(c->bs->ccm, p->ack, &c->leg[LEG_A].peer);
+	p->ack = NULL;
+	xact_free(p);
+	call_log(c, "");
+	c2d_notify(c, 200, "OK", 1);
+	send_callinfo(c, LEG_A);
+	send_callinfo(c, LEG_B);
+}
+
+/*
+ * An out-of-dialog REFER a trunk may send (trunk_authorize checked the
+ * trunk's and the application user's flags): click-to-dial.  The
+ * Request-URI's extension is the phone that places the call, the one
+ * Refer-To URI's user part the number it calls.  202 and a NOTIFY
+ * "100 Trying", then the phone is called (480 instead of 202 when it is
+ * not registered); see the top of the file.
+ */
+static void
+refer_c2d(struct sip_req *req)
+{
+	struct ccm		*ccm = req->ccm;
+	struct b2bua_state	*bs = ccm->b2bua;
+	const char		*ext = uri_user(req->msg->req_uri);
+	const char		*rs = hdr(req->msg, "refer-sub", NULL);
+	const struct binding	*bd;
+	struct store_sipdev	 dev;
+	struct call		*c = NULL;
+	struct c2d		*cd;
+	struct leg		*a, *sub;
+	struct xact		*x = NULL;
+	osip_message_t		*m = NULL, *r;
+	char			 num[PARTY_MAX], cid[256];
+	int			 code;
+
+	if ((code = refer_target(req->msg, num, sizeof(num))) != 0)
+		goto refuse;
+	if (!party_ok(ext)) {
+		code = 404;
+		goto refuse;
+	}
+	if ((bd = registrar_lookup(ccm, ext)) == NULL) {
+		code = store_sipdev_by_ext(ccm->store, ext, &dev) == 0 ?
+		    480 : 404;
+		goto refuse;
+	}
+	if (bs->ncalls >= CALLS_MAX) {
+		code = 503;
+		goto refuse;
+	}
+	code = 500;
+	if ((c = call_new(bs)) == NULL ||
+	    (cd = c->c2d = calloc(1, sizeof(*cd))) == NULL)
+		goto fail;
+	cd->src = req->src;
+	cd->src.cert = NULL;
+	snprintf(cd->target, sizeof(cd->target), "%s", num);
+	/* RFC 4488: the trunk may not want the NOTIFYs. */
+	cd->subdone = rs != NULL && strncasecmp(rs + strspn(rs, " \t"),
+	    "false", 5) == 0;
+	a = &c->leg[LEG_A];
+	if ((code = setup_phone_leg(ccm, a, bd, &req->src, num)) != 0)
+		goto fail;
+	code = 500;
+	if (setup_uac_ids(ccm, c, a, num, NULL, &req->src) != 0)
+		goto fail;
+	call_sid(c);
+	snprintf(c->leg[LEG_B].party, sizeof(c->leg[LEG_B].party), "%s", num);
+	/* The REFER's dialog, where we are the notifier (its UAS). */
+	sub = &cd->sub;
+	sub->peer = req->src.peer;
+	sub->trunk = trunk_ref(req->trunk);
+	sub->lcseq = CSEQ_START;
+	snprintf(sub->party, sizeof(sub->party), "%s", ext);
+	if (callid_text(req->msg, cid, sizeof(cid)) != 0 ||
+	    sip_strans_totag(req->st) == NULL ||
+	    tag_of(req->msg->from) == NULL ||
+	    (sub->callid = strdup(cid)) == NULL ||
+	    (sub->ltag = strdup(sip_strans_totag(req->st))) == NULL ||
+	    (sub->rtag = strdup(tag_of(req->msg->from))) == NULL ||
+	    (sub->lhdr = party_text(req->msg->to, sub->ltag)) == NULL ||
+	    (sub->rhdr = party_text(req->msg->from, NULL)) == NULL ||
+	    leg_routes(sub, req->msg, 0) != 0 ||
+	    leg_contact(ccm, sub, &req->src, ext) != 0)
+		goto fail;
+	leg_target(sub, req->msg);
+	if (sub->target == NULL && (sub->target =
+	    uri_text(req->msg->from->url)) == NULL)
+		goto fail;
+	/* The phone first, without SDP: its 200 carries the offer. */
+	code = 503;
+	if ((x = xact_new(bs, c, X_C2D, LEG_A, "INVITE")) == NULL ||
+	    (m = leg_request(a, "INVITE", 0)) == NULL)
+		goto fail;
+	dlg_link(bs, a);
+	conn_link(bs, a);
+	if (xact_send(x, m, &a->peer, NULL) != 0) {
+		m = NULL;
+		goto fail;
+	}
+	c->inv = x;
+	if ((r = sip_resp_new(req->st, 202, reason_for(202))) != NULL) {
+		osip_message_set_contact(r, sub->contact);
+		copy_rr(r, req->msg);
+		if (rs != NULL && cd->subdone)
+			sip_add_header(r, "Refer-Sub", "false");
+		sip_resp_send(req->st, r);
+	} else
+		sip_reply(req->st, 202, reason_for(202));
+	log_info("trunk %s: REFER: click-to-dial call %s %s -> %s",
+	    trunk_name(req->trunk), c->sid, a->party, num);
+	c2d_notify(c, 100, "Trying", 0);
+	call_timer(c, RING_TIMEOUT);
+	return;
+ fail:
+	osip_message_free(m);
+	if (x != NULL)
+		xact_free(x);
+	if (c != NULL)
+		call_free(c);
+ refuse:
+	log_info("trunk %s: REFER (click-to-dial) from %s: %d",
+	    trunk_name(req->trunk), req->src.peer_text, code);
+	sip_reply(req->st, code, reason_for(code));
 }
 
 /* ---- the entry points -------------------------------------------- */
@@ -2489,12 +3361,9 @@ b2bua_request(struct sip_req *req)
 		presence_subscribe(req);
 	else if (strcmp(m, "NOTIFY") == 0 && req->trunk != NULL)
 		notify_relay(req);
-	else if (strcmp(m, "REFER") == 0 && req->trunk != NULL) {
-		/* XXX out-of-dialog REFER (click-to-dial) is not done. */
-		log_info("trunk %s: out-of-dialog REFER allowed but not "
-		    "implemented: 501", trunk_name(req->trunk));
-		sip_reply(req->st, 501, reason_for(501));
-	} else if (strcmp(m, "NOTIFY") == 0 || strcmp(m, "REFER") == 0) {
+	else if (strcmp(m, "REFER") == 0 && req->trunk != NULL)
+		refer_c2d(req);
+	else if (strcmp(m, "NOTIFY") == 0 || strcmp(m, "REFER") == 0) {
 		log_info("b2bua: out-of-dialog %s from %s: 403", m,
 		    req->src.peer_text);
 		sip_reply(req->st, 403, reason_for(403));
@@ -2520,19 +3389,21 @@ void
 b2bua_conn_closed(struct ccm *ccm, uint64_t conn)
 {
 	struct b2bua_state	*bs = ccm->b2bua;
-	struct call		*c, *nc;
-	int			 i;
+	struct leg		*l;
+	struct call		*c;
 
 	if (bs == NULL || conn == 0)
 		return;
-	for (c = TAILQ_FIRST(&bs->calls); c != NULL; c = nc) {
-		nc = TAILQ_NEXT(c, entry);
-		for (i = LEG_A; i <= LEG_B; i++)
-			if (c->leg[i].peer.kind != TP_UDP &&
-			    c->leg[i].peer.conn == conn) {
-				call_end(c, i, 480, "connection closed");
+	/* Each call_end unlinks at least the leg found: start over. */
+	for (;;) {
+		for (l = bs->conns[conn_hash(conn)]; l != NULL; l = l->cnext)
+			if (l->peer.conn == conn && l->call != NULL)
 				break;
-			}
+		if (l == NULL)
+			return;
+		c = l->call;
+		call_end(c, l == &c->leg[LEG_A] ? LEG_A : LEG_B, 480,
+		    "connection closed");
 	}
 }
 
@@ -2566,6 +3437,8 @@ b2bua_free(struct ccm *ccm)
 	struct b2bua_state	*bs = ccm->b2bua;
 	struct call		*c;
 	struct xact		*x;
+	struct ccount		*e;
+	size_t			 i;
 
 	if (bs == NULL)
 		return;
@@ -2578,6 +3451,11 @@ b2bua_free(struct ccm *ccm)
 	}
 	while ((c = TAILQ_FIRST(&bs->calls)) != NULL)
 		call_free(c);
+	for (i = 0; i < CNT_BUCKETS; i++)	/* all 0 by now */
+		while ((e = bs->cnt[i]) != NULL) {
+			bs->cnt[i] = e->next;
+			free(e);
+		}
 	free(bs);
 	ccm->b2bua = NULL;
 }

@@ -83,6 +83,8 @@ struct ccm_config {
 	char		*client_ca[CCM_CA_MAX];	/* LSC issuers, MIC roots */
 	size_t		 nclient_ca;
 	char		*ctl;		/* CTLFile.tlv: CAPF certs trusted */
+	char		*trunk_ca[CCM_CA_MAX];	/* trunk peer anchors */
+	size_t		 ntrunk_ca;
 	char		*realm;
 	char		*domain;	/* host part we put in URIs */
 	int		 nonce_validity;
@@ -90,6 +92,9 @@ struct ccm_config {
 	int		 digest_order[DIGEST_ALG__MAX]; /* preference order */
 	int		 ndigest;	/* entries in digest_order */
 	int		 challenge_in_dialog;
+	int		 digest_noqop;	/* digest_legacy_noqop: accept an
+					   answer without qop (single-use
+					   nonce) */
 	int		 expires_min, expires_max;
 	int		 max_conns, max_per_addr;
 	int		 idle_timeout, handshake_timeout;
@@ -109,6 +114,9 @@ struct ccm_creds {
 	SSL_CTX		*tls_legacy;	/* legacy listeners */
 	SSL_CTX		*tls_client;	/* outgoing TLS (trunks) */
 	X509_STORE	*trust;		/* client certificate anchors */
+	X509_STORE	*trunk_trust;	/* trunk peer anchors: trunk_ca, or
+					   the same store as trust when
+					   trunk_ca is not set */
 	uint8_t		 seal_key[32];	/* HA1 at rest (lib/seal.h) */
 };
 
@@ -136,6 +144,10 @@ struct tp_info {
 	int		 encrypted;	/* TLS with a non-NULL cipher */
 	int		 legacy;	/* came in on a legacy listener */
 	X509		*cert;		/* verified client certificate or NULL */
+	int		 phone_ok;	/* cert verifies against creds->trust
+					   (client_ca + CTL CAPFs): a phone */
+	int		 trunk_ok;	/* cert verifies against
+					   creds->trunk_trust: a trunk peer */
 	char		 cert_cn[64];	/* its subject CN ("" if none) */
 	char		 cert_subject[256]; /* RFC 4514 ("" if none) */
 	char		 peer_text[64];	/* "192.0.2.1:5060" for logs */
@@ -164,7 +176,7 @@ int	 tp_send(struct ccm *, const struct tp_peer *, const void *, size_t);
 /*
  * Open (or reuse) an outgoing connection to a trunk peer; bytes sent
  * before it is up are queued.  TLS verifies the peer against
- * creds->trust and the trunk's expected name (trunk_name_match).
+ * creds->trunk_trust and the trunk's expected name (trunk_name_match).
  */
 int	 tp_connect(struct ccm *, int, const struct sockaddr *, socklen_t,
 	    const struct trunk *, struct tp_peer *);

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <openssl/crypto.h>
 
 #include "cmd.h"
+#include "csv.h"
 #include "digest.h"
 #include "fileio.h"
 #include "log.h"
@@ -43,6 +45,8 @@
 #define TRUNK_PW_MAX	80		/* fits STORE_SEALED_MAX sealed */
 #define PW_FILE_MAX	4096		/* a password file, generously */
 #define NONCE_VALID_MAX	86400		/* --nonce-validity, s */
+#define IMPORT_FILE_MAX	(16 * 1024 * 1024) /* 100,000 rows of ~160 bytes */
+#define IMPORT_ROWS_MAX	100000		/* lines of one import */
 #define ALGS_DEFAULT	"SHA-256,MD5,SHA-512-256"
 #define DEVICE_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
 			"0123456789._-"
@@ -54,16 +58,18 @@ enum opt_id {
 	OPT_DUSER, OPT_PGROUP, OPT_REALM, OPT_PWFILE, OPT_ALGS, OPT_ALLOW,
 	OPT_PEER, OPT_TRANSPORT, OPT_DIGEST, OPT_NODIGEST, OPT_NONCE,
 	OPT_SUBJECT, OPT_PREFIX, OPT_OUTREALM, OPT_OUTUSER, OPT_OUTPWFILE,
-	OPT_FORCE, OPT__MAX
+	OPT_FORCE, OPT_DALGS, OPT_OUTMINALG, OPT__MAX
 };
+_Static_assert(OPT__MAX <= 32, "options are bits of an unsigned");
 #define B(o)		(1u << (o))
 #define O_COMMON	(B(OPT_DB) | B(OPT_KEY))
 #define O_DEVICE	(B(OPT_PROTO) | B(OPT_SEC) | B(OPT_EXT) | \
-			B(OPT_DUSER) | B(OPT_PGROUP))
+			B(OPT_DUSER) | B(OPT_PGROUP) | B(OPT_DALGS))
 #define O_TRUNK		(B(OPT_PEER) | B(OPT_TRANSPORT) | B(OPT_SEC) | \
 			B(OPT_DIGEST) | B(OPT_NODIGEST) | B(OPT_NONCE) | \
 			B(OPT_SUBJECT) | B(OPT_ALLOW) | B(OPT_PREFIX) | \
-			B(OPT_OUTREALM) | B(OPT_OUTUSER) | B(OPT_OUTPWFILE))
+			B(OPT_OUTREALM) | B(OPT_OUTUSER) | B(OPT_OUTPWFILE) | \
+			B(OPT_DALGS) | B(OPT_OUTMINALG))
 
 static const struct option longopts[] = {
 	{ "db", required_argument, NULL, OPT_DB },
@@ -89,6 +95,8 @@ static const struct option longopts[] = {
 	{ "out-user", required_argument, NULL, OPT_OUTUSER },
 	{ "out-password-file", required_argument, NULL, OPT_OUTPWFILE },
 	{ "force", no_argument, NULL, OPT_FORCE },
+	{ "digest-algorithms", required_argument, NULL, OPT_DALGS },
+	{ "out-min-algorithm", required_argument, NULL, OPT_OUTMINALG },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -113,6 +121,7 @@ static const struct help helps[] = {
 	{ "device", "device add NAME --protocol sip|sccp --security MODE "
 	    "--extension N\n"
 "                  [--digest-user USER] [--presence-group GROUP]\n"
+"                  [--digest-algorithms CHALLENGE]\n"
 "       ccmctl device set NAME [the same options]\n"
 "       ccmctl device remove NAME [--force]\n"
 "       ccmctl device list [--json]\n"
@@ -128,13 +137,16 @@ static const struct help helps[] = {
 	    "[--security MODE]\n"
 "                  [--digest] [--nonce-validity SECONDS] "
 	    "[--x509-subject NAME]\n"
-"                  [--allow FEATURES] [--prefix DIGITS]\n"
+"                  [--digest-algorithms CHALLENGE] [--allow FEATURES] "
+	    "[--prefix DIGITS]\n"
 "                  [--out-realm REALM --out-user USER "
 	    "[--out-password-file FILE]]\n"
+"                  [--out-min-algorithm ALG]\n"
 "       ccmctl trunk set NAME [the same options] [--no-digest]\n"
 "       ccmctl trunk remove NAME\n"
 "       ccmctl trunk list [--json]\n"
 "       ccmctl trunk show NAME [--json]\n" },
+	{ "import", "import FILE.csv\n" },
 	{ "list", "list registrations [--json]\n" },
 };
 
@@ -142,6 +154,12 @@ static const char help_tail[] =
 "\n"
 "MODE:      nonsecure, authenticated, encrypted\n"
 "ALGS:      comma-separated SHA-256, MD5, SHA-512-256 (default all three)\n"
+"CHALLENGE: the algorithms challenged, most preferred first, e.g. MD5 or\n"
+"           SHA-256,MD5; \"default\" or \"\" = ccmd's digest_algorithms\n"
+"ALG:       the weakest algorithm answered: MD5 (default), SHA-256,\n"
+"           SHA-512-256\n"
+"FILE.csv:  header device,protocol,security,extension,digest_user,\n"
+"           password,realm[,digest_algorithms,presence_group]; mode 0600\n"
 "FEATURES:  comma-separated ood-refer, unsolicited-notify, replaces,\n"
 "           presence, transmit-security (trunks only), or none\n"
 "Passwords: the first line of FILE (\"-\": standard input); else asked\n"
@@ -489,6 +507,86 @@ algs_parse(const char *s, unsigned *algs)
 	}
 }
 
+/*
+ * A challenge list (--digest-algorithms, the CSV column): algorithm
+ * names separated by commas, most preferred first, each once, no -sess
+ * form; "" or "default" is the empty list (ccmd's digest_algorithms).
+ * The canonical text ("SHA-256,MD5") into out, the algorithms as bits
+ * into *bits (may be NULL).  The detail names what.
+ */
+static int
+dalgs_parse(const char *s, const char *what, char *out, size_t outsz,
+    unsigned *bits)
+{
+	char		 vis[64];
+	const char	*p = s, *name;
+	size_t		 n, o = 0;
+	unsigned	 seen = 0;
+	int		 alg, sess;
+
+	out[0] = '\0';
+	if (bits != NULL)
+		*bits = 0;
+	if (*s == '\0' || strcasecmp(s, "default") == 0)
+		return 0;
+	for (;;) {
+		n = strcspn(p, ",");
+		while (n > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == 0 || digest_alg_parse(p, n, &alg, &sess) != 0 ||
+		    alg < 0 || alg >= DIGEST_ALG__MAX)
+			return uc_fail(UC_ERR_ARG, "%s \"%s\": want SHA-256, "
+			    "MD5, SHA-512-256, comma-separated, or default",
+			    what, str_vis(vis, sizeof(vis), s));
+		if (sess)
+			return uc_fail(UC_ERR_ARG, "%s \"%s\": no -sess "
+			    "algorithms (ccmd challenges without them)", what,
+			    str_vis(vis, sizeof(vis), s));
+		if (seen & (1u << alg))
+			return uc_fail(UC_ERR_ARG, "%s \"%s\": %s twice", what,
+			    str_vis(vis, sizeof(vis), s),
+			    digest_alg_name(alg, 0));
+		seen |= 1u << alg;
+		name = digest_alg_name(alg, 0);
+		if (o + strlen(name) + 2 > outsz)
+			return uc_fail(UC_ERR_ARG, "%s: list too long", what);
+		o += (size_t)snprintf(out + o, outsz - o, "%s%s",
+		    o ? "," : "", name);
+		p += n;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			break;
+		p++;
+	}
+	if (bits != NULL)
+		*bits = seen;
+	return 0;
+}
+
+/* --out-min-algorithm: one name, no -sess; "" or "default" (= MD5). */
+static int
+min_alg_parse(const char *s, char *out, size_t outsz)
+{
+	char	 vis[64];
+	int	 alg, sess;
+
+	out[0] = '\0';
+	if (*s == '\0' || strcasecmp(s, "default") == 0)
+		return 0;
+	if (digest_alg_parse(s, strlen(s), &alg, &sess) != 0 || sess ||
+	    alg < 0 || alg >= DIGEST_ALG__MAX)
+		return uc_fail(UC_ERR_ARG, "--out-min-algorithm \"%s\": want "
+		    "MD5, SHA-256, SHA-512-256 or default",
+		    str_vis(vis, sizeof(vis), s));
+	snprintf(out, outsz, "%s", digest_alg_name(alg, 0));
+	return 0;
+}
+
 /* The sealed HA1 field of u for alg. */
 static char *
 ha1_field(struct store_duser *u, int alg)
@@ -782,6 +880,16 @@ json_opt(FILE *f, const char *name, const char *s, int first)
 		json_str(f, s);
 }
 
+/* A challenge list as a JSON array; null for "" (ccmd's default). */
+static void
+json_algs(FILE *f, const char *algs)
+{
+	if (*algs == '\0')
+		fputs("null", f);
+	else
+		json_words(f, algs);
+}
+
 /* Unix time as ISO 8601 UTC; "-" for 0. */
 static const char *
 time_text(int64_t t, char *buf, size_t sz)
@@ -837,6 +945,8 @@ sipdev_json(FILE *f, const struct store_sipdev *d)
 	json_opt(f, "digest_user", d->digest_user, 0);
 	fputs(",\"presence_group\":", f);
 	json_str(f, d->presence_group[0] ? d->presence_group : "Standard");
+	fputs(",\"digest_algorithms\":", f);
+	json_algs(f, d->digest_algs);
 }
 
 /* Values of the device options into d (only those given). */
@@ -858,24 +968,57 @@ sipdev_apply(const struct opts *o, struct store_sipdev *d)
 	if (r == 0 && given(o, OPT_PGROUP))
 		r = field_set(d->presence_group, sizeof(d->presence_group),
 		    o->val[OPT_PGROUP], "--presence-group");
+	if (r == 0 && given(o, OPT_DALGS))
+		r = dalgs_parse(o->val[OPT_DALGS], "--digest-algorithms",
+		    d->digest_algs, sizeof(d->digest_algs), NULL);
 	if (r == 0 && d->proto == STORE_PROTO_SCCP && d->digest_user[0])
 		r = uc_fail(UC_ERR_ARG, "%s: digest authentication is for SIP "
 		    "devices (protocol sccp)", d->name);
 	return r;
 }
 
+struct duser_find {
+	const struct store_sipdev *d;
+	unsigned	 want;		/* the device's challenge algorithms */
+	int		 found;
+};
+
 static int
 duser_match(const struct store_duser *u, void *arg)
 {
-	return strcmp(u->username, arg) == 0;
+	struct duser_find	*f = arg;
+	char			 a[64];
+	unsigned		 miss;
+
+	if (strcmp(u->username, f->d->digest_user) != 0)
+		return 0;
+	f->found = 1;
+	if ((miss = f->want & ~duser_algs(u)) != 0)
+		log_warnx("warning: %s: digest user %s in realm %s has no HA1 "
+		    "for %s (ccmctl user passwd %s --realm ... --algorithms)",
+		    f->d->name, u->username, u->realm,
+		    algs_text(miss, a, sizeof(a)), u->username);
+	return 0;
 }
 
-/* Warn when the device's digest user is in no realm yet. */
+/*
+ * Warn when the device's digest user is in no realm yet, or lacks an
+ * HA1 for an algorithm the device is challenged with.
+ */
 static void
 duser_warn(struct store *st, const struct store_sipdev *d)
 {
-	if (d->digest_user[0] != '\0' &&
-	    store_duser_list(st, duser_match, (void *)d->digest_user) == 0)
+	struct duser_find	 f;
+	char			 buf[sizeof(d->digest_algs)];
+
+	if (d->digest_user[0] == '\0')
+		return;
+	memset(&f, 0, sizeof(f));
+	f.d = d;
+	if (dalgs_parse(d->digest_algs, "digest algorithms", buf,
+	    sizeof(buf), &f.want) != 0)
+		f.want = 0;
+	if (store_duser_list(st, duser_match, &f) == 0 && !f.found)
 		log_warnx("warning: %s: no digest user %s yet (ccmctl user "
 		    "add %s --realm REALM)", d->name, d->digest_user,
 		    d->digest_user);
@@ -884,10 +1027,12 @@ duser_warn(struct store *st, const struct store_sipdev *d)
 static void
 sipdev_summary(const struct store_sipdev *d, const char *what)
 {
-	printf("%s: %s (%s, %s, extension %s, digest user %s)\n", d->name,
-	    what, store_proto_name(d->proto), store_secmode_name(d->secmode),
+	printf("%s: %s (%s, %s, extension %s, digest user %s%s%s)\n",
+	    d->name, what, store_proto_name(d->proto),
+	    store_secmode_name(d->secmode),
 	    d->extension[0] ? d->extension : "none",
-	    d->digest_user[0] ? d->digest_user : "none");
+	    d->digest_user[0] ? d->digest_user : "none",
+	    d->digest_algs[0] ? ", challenged with " : "", d->digest_algs);
 }
 
 /* ccmctl device add NAME --protocol P --security M --extension N ... */
@@ -940,8 +1085,8 @@ cmd_device_set(int argc, char **argv)
 		return 2;
 	if ((o.given & O_DEVICE) == 0)
 		return cmd_usage_error("device set: nothing to change; give "
-		    "--protocol, --security, --extension, --digest-user or "
-		    "--presence-group");
+		    "--protocol, --security, --extension, --digest-user, "
+		    "--presence-group or --digest-algorithms");
 	if ((r = name_check(o.arg, "device")) != 0 ||
 	    (r = db_open(&o, 0, &st)) != 0 || (r = store_begin(st)) != 0)
 		goto out;
@@ -1001,18 +1146,20 @@ device_one(const struct store_sipdev *d, void *arg)
 	char		 b1[64], b2[256], b3[256];
 
 	if (!l->json && l->n == 0)
-		printf("%-20s %-5s %-14s %-10s %-16s %s\n", "DEVICE", "PROTO",
-		    "SECURITY", "EXTENSION", "DIGEST-USER", "PRESENCE-GROUP");
+		printf("%-20s %-5s %-14s %-10s %-16s %-16s %s\n", "DEVICE",
+		    "PROTO", "SECURITY", "EXTENSION", "DIGEST-USER",
+		    "CHALLENGE", "PRESENCE-GROUP");
 	list_item(l);
 	if (l->json) {
 		sipdev_json(stdout, d);
 		putchar('}');
 	} else
-		printf("%-20s %-5s %-14s %-10s %-16s %s\n", d->name,
+		printf("%-20s %-5s %-14s %-10s %-16s %-16s %s\n", d->name,
 		    store_proto_name(d->proto),
 		    store_secmode_name(d->secmode),
 		    text_vis(d->extension, b1, sizeof(b1)),
 		    text_vis(d->digest_user, b2, sizeof(b2)),
+		    d->digest_algs[0] ? d->digest_algs : "default",
 		    d->presence_group[0] ? str_vis(b3, sizeof(b3),
 		    d->presence_group) : "Standard");
 	return 0;
@@ -1075,6 +1222,9 @@ cmd_device_show(int argc, char **argv)
 		    sizeof(b)));
 		printf("Presence group:  %s\n", d.presence_group[0] ?
 		    str_vis(b, sizeof(b), d.presence_group) : "Standard");
+		printf("Challenge algs:  %s\n", d.digest_algs[0] ?
+		    str_vis(b, sizeof(b), d.digest_algs) :
+		    "default (ccmd's digest_algorithms)");
 		printf("Certificates:    %d\n", ncert);
 	}
 out:
@@ -1470,6 +1620,12 @@ trunk_apply(const struct opts *o, struct store_trunk *t, int create)
 	if (r == 0 && given(o, OPT_OUTUSER))
 		r = field_set(t->out_user, sizeof(t->out_user),
 		    o->val[OPT_OUTUSER], "--out-user");
+	if (r == 0 && given(o, OPT_DALGS))
+		r = dalgs_parse(o->val[OPT_DALGS], "--digest-algorithms",
+		    t->digest_algs, sizeof(t->digest_algs), NULL);
+	if (r == 0 && given(o, OPT_OUTMINALG))
+		r = min_alg_parse(o->val[OPT_OUTMINALG], t->out_min_alg,
+		    sizeof(t->out_min_alg));
 	if (r != 0)
 		return r;
 	/* RFC 5922: by default the peer's certificate must name the host. */
@@ -1535,6 +1691,10 @@ trunk_json(FILE *f, const struct store_trunk *t)
 	json_opt(f, "out_user", t->out_user, 0);
 	fprintf(f, ",\"out_password_set\":%s", t->out_secret[0] ? "true" :
 	    "false");
+	fputs(",\"digest_algorithms\":", f);
+	json_algs(f, t->digest_algs);
+	fputs(",\"out_min_algorithm\":", f);
+	json_str(f, t->out_min_alg[0] ? t->out_min_alg : "MD5");
 }
 
 static void
@@ -1658,8 +1818,9 @@ trunk_one(const struct store_trunk *t, void *arg)
 	char		 a[160], b1[300], b2[64], pr[16];
 
 	if (!l->json && l->n == 0)
-		printf("%-16s %-4s %-28s %-14s %-6s %-8s %s\n", "TRUNK", "TP",
-		    "PEER", "SECURITY", "DIGEST", "PREFIX", "ALLOW");
+		printf("%-16s %-4s %-28s %-14s %-6s %-16s %-8s %s\n", "TRUNK",
+		    "TP", "PEER", "SECURITY", "DIGEST", "CHALLENGE", "PREFIX",
+		    "ALLOW");
 	list_item(l);
 	if (l->json) {
 		trunk_json(stdout, t);
@@ -1672,9 +1833,10 @@ trunk_one(const struct store_trunk *t, void *arg)
 		snprintf(b1, sizeof(b1), "[%.*s]:%.8s", 256, t->peer, pr);
 	else
 		snprintf(b1, sizeof(b1), "%.*s:%.8s", 256, t->peer, pr);
-	printf("%-16s %-4s %-28s %-14s %-6s %-8s %s\n", t->name,
+	printf("%-16s %-4s %-28s %-14s %-6s %-16s %-8s %s\n", t->name,
 	    store_transport_name(t->transport), b1,
 	    store_secmode_name(t->secmode), t->digest ? "yes" : "no",
+	    t->digest_algs[0] ? t->digest_algs : "default",
 	    text_vis(t->prefix, b2, sizeof(b2)), allow_text(t->flags, a,
 	    sizeof(a)));
 	return 0;
@@ -1736,6 +1898,9 @@ cmd_trunk_show(int argc, char **argv)
 	printf("Transport:       %s\n", store_transport_name(t.transport));
 	printf("Security:        %s\n", store_secmode_name(t.secmode));
 	printf("Digest:          %s\n", t.digest ? "yes" : "no");
+	printf("Challenge algs:  %s\n", t.digest_algs[0] ?
+	    str_vis(b, sizeof(b), t.digest_algs) :
+	    "default (ccmd's digest_algorithms)");
 	printf("Nonce validity:  %d%s\n", t.nonce_validity,
 	    t.nonce_validity ? " s" : " (ccmd's default)");
 	printf("X.509 subject:   %s\n", text_vis(t.x509_subject, b, sizeof(b)));
@@ -1744,8 +1909,475 @@ cmd_trunk_show(int argc, char **argv)
 	printf("Outgoing realm:  %s\n", text_vis(t.out_realm, b, sizeof(b)));
 	printf("Outgoing user:   %s\n", text_vis(t.out_user, b, sizeof(b)));
 	printf("Outgoing secret: %s\n", t.out_secret[0] ? "set" : "not set");
+	printf("Out min alg:     %s\n", t.out_min_alg[0] ? t.out_min_alg :
+	    "MD5 (default)");
 out:
 	OPENSSL_cleanse(&t, sizeof(t));
+	store_close(st);
+	return r == 0 ? 0 : cmd_fail(r);
+}
+
+/* ---- import ------------------------------------------------------------ */
+
+/*
+ * ccmctl import FILE.csv: devices with their lines and digest users in
+ * one transaction.  The whole file is read and checked, and every
+ * password turned into sealed HA1 values and wiped, before the store
+ * is opened; then all rows are written in one transaction (ccmd waits
+ * at most for the writes, not for the hashing), all or nothing.
+ */
+enum icol { IC_DEVICE, IC_PROTO, IC_SEC, IC_EXT, IC_DUSER, IC_PASSWORD,
+	IC_REALM, IC_DALGS, IC_PGROUP, IC__MAX };
+static const char *const icol_names[IC__MAX] = {
+	"device", "protocol", "security", "extension", "digest_user",
+	"password", "realm", "digest_algorithms", "presence_group"
+};
+#define IC_REQUIRED	7	/* device .. realm; the rest optional */
+
+struct import_row {
+	struct store_sipdev	 d;
+	struct store_duser	*u;	/* NULL: no password on the line */
+	size_t			 line;
+};
+
+struct import {
+	int		 col[IC__MAX];	/* field index; -1: absent */
+	size_t		 ncols;
+	int		 have_header;
+	int		 have_key;
+	uint8_t		 key[SEAL_KEY_LEN];
+	const struct opts *o;
+	struct import_row *rows;
+	size_t		 n, cap, nusers;
+};
+
+static const char *
+icol(const struct import *im, const struct csv_rec *rec, enum icol c)
+{
+	return im->col[c] == -1 ? "" : rec->field[im->col[c]];
+}
+
+/* The header line: known column names, each once, the required ones. */
+static int
+import_header(struct import *im, const struct csv_rec *rec)
+{
+	char	 vis[4 * CSV_FIELD_MAX];
+	size_t	 i;
+	int	 c;
+
+	for (c = 0; c < IC__MAX; c++)
+		im->col[c] = -1;
+	for (i = 0; i < rec->nfields; i++) {
+		for (c = 0; c < IC__MAX; c++)
+			if (strcasecmp(rec->field[i], icol_names[c]) == 0)
+				break;
+		if (c == IC__MAX)
+			return uc_fail(UC_ERR_FORMAT, "line %zu: \"%s\" is not "
+			    "a column (the first line must be the header "
+			    "device,protocol,security,extension,digest_user,"
+			    "password,realm[,digest_algorithms,"
+			    "presence_group])", rec->line,
+			    str_vis(vis, sizeof(vis), rec->field[i]));
+		if (im->col[c] != -1)
+			return uc_fail(UC_ERR_FORMAT, "line %zu: column %s "
+			    "twice", rec->line, icol_names[c]);
+		im->col[c] = (int)i;
+	}
+	for (c = 0; c < IC_REQUIRED; c++)
+		if (im->col[c] == -1)
+			return uc_fail(UC_ERR_FORMAT, "line %zu: no %s column "
+			    "(device, protocol, security, extension, "
+			    "digest_user, password and realm are required)",
+			    rec->line, icol_names[c]);
+	im->ncols = rec->nfields;
+	im->have_header = 1;
+	return 0;
+}
+
+/* A user name (space_ok 0) or realm: printable ASCII, no quote. */
+static int
+word_check(const char *v, size_t size, int space_ok, const char *what)
+{
+	char	 vis[64];
+	size_t	 i, n = strlen(v);
+
+	if (n == 0 || n >= size)
+		return uc_fail(UC_ERR_ARG, "%s: want 1 to %zu bytes", what,
+		    size - 1);
+	for (i = 0; i < n; i++)
+		if (v[i] < ' ' || v[i] > '~' || v[i] == '"' ||
+		    v[i] == '\\' || (v[i] == ' ' && !space_ok))
+			return uc_fail(UC_ERR_ARG, "%s \"%s\": byte %zu is not "
+			    "allowed", what, str_vis(vis, sizeof(vis), v), i);
+	return 0;
+}
+
+/* The password of a line: sealed HA1 for every algorithm, into *u. */
+static int
+import_user(struct import *im, struct import_row *row, const char *pw,
+    const char *realm)
+{
+	size_t	 n = strlen(pw), i;
+	int	 r;
+
+	if (row->d.digest_user[0] == '\0')
+		return uc_fail(UC_ERR_ARG, "a password needs a digest_user");
+	if (*realm == '\0')
+		return uc_fail(UC_ERR_ARG, "a password needs a realm");
+	if (n > PW_MAX)
+		return uc_fail(UC_ERR_ARG, "password longer than %d bytes",
+		    PW_MAX);
+	for (i = 0; i < n; i++)
+		if ((unsigned char)pw[i] < ' ' || pw[i] == 0x7f)
+			return uc_fail(UC_ERR_ARG, "control character in the "
+			    "password");
+	if ((r = word_check(realm, sizeof(row->u->realm), 1, "realm")) != 0)
+		return r;
+	if (!im->have_key) {
+		if ((r = key_load(im->o, im->key)) != 0)
+			return r;
+		im->have_key = 1;
+	}
+	if ((row->u = calloc(1, sizeof(*row->u))) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "digest user");
+	memcpy(row->u->username, row->d.digest_user,
+	    sizeof(row->u->username));
+	snprintf(row->u->realm, sizeof(row->u->realm), "%s", realm);
+	return duser_seal(row->u, (1u << DIGEST_MD5) | (1u << DIGEST_SHA256) |
+	    (1u << DIGEST_SHA512_256), pw, n, im->key);
+}
+
+/* One device line into row; errors without the line number. */
+static int
+import_fill(struct import *im, const struct csv_rec *rec,
+    struct import_row *row)
+{
+	struct store_sipdev	*d = &row->d;
+	const char		*pw = icol(im, rec, IC_PASSWORD);
+	int			 r;
+
+	row->line = rec->line;
+	if ((r = name_check(icol(im, rec, IC_DEVICE), "device")) != 0)
+		return r;
+	snprintf(d->name, sizeof(d->name), "%s", icol(im, rec, IC_DEVICE));
+	if ((r = store_proto_parse(icol(im, rec, IC_PROTO), &d->proto)) != 0 ||
+	    (r = store_secmode_parse(icol(im, rec, IC_SEC),
+	    &d->secmode)) != 0)
+		return r;
+	if (*icol(im, rec, IC_EXT) == '\0')
+		return uc_fail(UC_ERR_ARG, "no extension");
+	if ((r = field_set(d->extension, sizeof(d->extension),
+	    icol(im, rec, IC_EXT), "extension")) != 0 ||
+	    (r = field_set(d->presence_group, sizeof(d->presence_group),
+	    icol(im, rec, IC_PGROUP), "presence_group")) != 0 ||
+	    (r = dalgs_parse(icol(im, rec, IC_DALGS), "digest_algorithms",
+	    d->digest_algs, sizeof(d->digest_algs), NULL)) != 0)
+		return r;
+	if (*icol(im, rec, IC_DUSER) != '\0') {
+		if ((r = word_check(icol(im, rec, IC_DUSER),
+		    sizeof(d->digest_user), 0, "digest_user")) != 0)
+			return r;
+		if (d->proto == STORE_PROTO_SCCP)
+			return uc_fail(UC_ERR_ARG, "digest authentication is "
+			    "for SIP devices (protocol sccp)");
+		snprintf(d->digest_user, sizeof(d->digest_user), "%s",
+		    icol(im, rec, IC_DUSER));
+	}
+	if (*pw == '\0')
+		return 0;
+	if ((r = import_user(im, row, pw, icol(im, rec, IC_REALM))) != 0)
+		return r;
+	im->nusers++;
+	return 0;
+}
+
+/* Wipe and free the row's digest user. */
+static void
+import_row_clear(struct import_row *row)
+{
+	if (row->u != NULL)
+		OPENSSL_clear_free(row->u, sizeof(*row->u));
+	row->u = NULL;
+}
+
+/* Make room for one more row. */
+static int
+import_grow(struct import *im, size_t line)
+{
+	struct import_row	*nrows;
+	size_t			 ncap;
+
+	if (im->n < im->cap)
+		return 0;
+	if (im->n == IMPORT_ROWS_MAX)
+		return uc_fail(UC_ERR_FORMAT, "line %zu: more than %d devices "
+		    "in one import; split the file", line, IMPORT_ROWS_MAX);
+	ncap = im->cap ? im->cap * 2 : 1024;
+	if (ncap > IMPORT_ROWS_MAX)
+		ncap = IMPORT_ROWS_MAX;
+	if ((nrows = realloc(im->rows, ncap * sizeof(*nrows))) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "line %zu: import rows", line);
+	im->rows = nrows;
+	im->cap = ncap;
+	return 0;
+}
+
+/* csv_parse callback: the header, then one device per record. */
+static int
+import_rec(const struct csv_rec *rec, void *arg)
+{
+	struct import		*im = arg;
+	struct import_row	*row;
+	char			 where[32];
+	int			 r;
+
+	if (!im->have_header)
+		return import_header(im, rec);
+	if (rec->nfields != im->ncols)
+		return uc_fail(UC_ERR_FORMAT, "line %zu: %zu fields, the "
+		    "header has %zu", rec->line, rec->nfields, im->ncols);
+	if ((r = import_grow(im, rec->line)) != 0)
+		return r;
+	row = &im->rows[im->n];
+	memset(row, 0, sizeof(*row));
+	if ((r = import_fill(im, rec, row)) != 0) {
+		import_row_clear(row);
+		snprintf(where, sizeof(where), "line %zu", rec->line);
+		uc_prefix(where);
+		return r;
+	}
+	im->n++;
+	return 0;
+}
+
+/* Duplicate checks: a key of each row, sorted. */
+struct dupkey {
+	const char	*a, *b;
+	size_t		 line;
+};
+
+static int
+dupkey_cmp(const void *x, const void *y)
+{
+	const struct dupkey	*p = x, *q = y;
+	int			 c;
+
+	if ((c = strcmp(p->a, q->a)) != 0 || (c = strcmp(p->b, q->b)) != 0)
+		return c;
+	return (p->line > q->line) - (p->line < q->line);
+}
+
+/*
+ * The same device name, extension, or digest user with a password in
+ * a realm on two lines: the earliest such later line is the error.
+ */
+static int
+import_dups(const struct import *im)
+{
+	static const char *const what[] = { "device", "extension",
+	    "a password for digest user" };
+	const struct import_row	*row;
+	struct dupkey		*k;
+	size_t			 i, m, kind, dup;
+	int			 r = 0;
+
+	if ((k = calloc(im->n ? im->n : 1, sizeof(*k))) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "import: duplicate check");
+	for (kind = 0; kind < NITEMS(what) && r == 0; kind++) {
+		for (i = m = 0; i < im->n; i++) {
+			row = &im->rows[i];
+			k[m].b = "";
+			if (kind == 0)
+				k[m].a = row->d.name;
+			else if (kind == 1)
+				k[m].a = row->d.extension;
+			else if (row->u != NULL) {
+				k[m].a = row->u->username;
+				k[m].b = row->u->realm;
+			} else
+				continue;
+			k[m++].line = row->line;
+		}
+		qsort(k, m, sizeof(*k), dupkey_cmp);
+		for (i = 1, dup = 0; i < m; i++)
+			if (strcmp(k[i].a, k[i - 1].a) == 0 &&
+			    strcmp(k[i].b, k[i - 1].b) == 0 &&
+			    (dup == 0 || k[i].line < k[dup].line))
+				dup = i;
+		if (dup != 0)
+			r = uc_fail(UC_ERR_FORMAT, "line %zu: %s %s%s%s "
+			    "already on line %zu", k[dup].line, what[kind],
+			    k[dup].a, *k[dup].b ? " in realm " : "", k[dup].b,
+			    k[dup - 1].line);
+	}
+	free(k);
+	return r;
+}
+
+/*
+ * The file carries passwords: like the secret key, it must be a regular
+ * file only its owner may read or write.  Read it through the checked
+ * descriptor.
+ */
+static int
+import_file(const char *path, uint8_t **buf, size_t *len)
+{
+	struct stat	 sb;
+	int		 fd, r;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		return uc_fail(UC_ERR_IO, "%s", strerror(errno));
+	if (fstat(fd, &sb) == -1)
+		r = uc_fail(UC_ERR_IO, "%s", strerror(errno));
+	else if (!S_ISREG(sb.st_mode))
+		r = uc_fail(UC_ERR_POLICY, "not a regular file");
+	else if (sb.st_mode & 077)
+		r = uc_fail(UC_ERR_POLICY, "mode %04o: the file holds "
+		    "passwords and group or others may read or change it; "
+		    "chmod 600 it", (unsigned)(sb.st_mode & 07777));
+	else
+		r = file_read_fd(fd, path, IMPORT_FILE_MAX, buf, len);
+	close(fd);
+	return r;
+}
+
+/* Read and check the whole file, sealing the passwords; no store yet. */
+static int
+import_read(const char *path, struct import *im)
+{
+	uint8_t	*buf = NULL;
+	size_t	 len = 0;
+	int	 r;
+
+	if ((r = import_file(path, &buf, &len)) == 0 &&
+	    (r = csv_parse(buf, len, import_rec, im)) == 0) {
+		if (!im->have_header)
+			r = uc_fail(UC_ERR_FORMAT, "empty: want the header "
+			    "line device,protocol,security,extension,"
+			    "digest_user,password,realm and one line per "
+			    "device");
+		else if (im->n == 0)
+			r = uc_fail(UC_ERR_FORMAT, "no devices after the "
+			    "header line");
+		else
+			r = import_dups(im);
+	}
+	OPENSSL_clear_free(buf, len);
+	OPENSSL_cleanse(im->key, sizeof(im->key));
+	return r;
+}
+
+struct import_counts {
+	size_t	 dev_new, user_new;
+};
+
+/*
+ * One row inside the transaction.  An existing device keeps what the
+ * file has no column for (challenge algorithms, presence group), its
+ * description, CAPF task and certificates; an existing digest user
+ * keeps its feature flags.
+ */
+static int
+import_one(struct store *st, const struct import *im, struct import_row *row,
+    struct import_counts *c)
+{
+	struct store_sipdev	 old;
+	struct store_duser	 ou;
+	int			 r;
+
+	if ((r = store_sipdev_get(st, row->d.name, &old)) == UC_ERR_NOTFOUND)
+		c->dev_new++;
+	else if (r != 0)
+		return r;
+	else {
+		if (im->col[IC_DALGS] == -1)
+			memcpy(row->d.digest_algs, old.digest_algs,
+			    sizeof(old.digest_algs));
+		if (im->col[IC_PGROUP] == -1)
+			memcpy(row->d.presence_group, old.presence_group,
+			    sizeof(old.presence_group));
+	}
+	if ((r = store_sipdev_put(st, &row->d)) != 0 || row->u == NULL)
+		return r;
+	r = store_duser_get(st, row->u->username, row->u->realm, &ou);
+	if (r == 0)
+		row->u->flags = ou.flags;
+	else if (r == UC_ERR_NOTFOUND)
+		c->user_new++;
+	OPENSSL_cleanse(&ou, sizeof(ou));
+	if (r != 0 && r != UC_ERR_NOTFOUND)
+		return r;
+	row->u->changed = 0;
+	return store_duser_put(st, row->u);
+}
+
+/* Every row in one transaction; any failure rolls all of them back. */
+static int
+import_write(struct store *st, struct import *im, struct import_counts *c)
+{
+	char	 where[32];
+	size_t	 i;
+	int	 r;
+
+	memset(c, 0, sizeof(*c));
+	if ((r = store_begin(st)) != 0)
+		return r;
+	for (i = 0; i < im->n; i++) {
+		if ((r = import_one(st, im, &im->rows[i], c)) != 0) {
+			snprintf(where, sizeof(where), "line %zu",
+			    im->rows[i].line);
+			uc_prefix(where);
+			break;
+		}
+	}
+	return db_finish(st, r);
+}
+
+static double
+mono_now(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ccmctl import FILE.csv: all lines or none. */
+static int
+cmd_import(int argc, char **argv)
+{
+	struct opts		 o;
+	struct import		 im;
+	struct import_counts	 c;
+	struct store		*st = NULL;
+	double			 t0 = mono_now(), dt;
+	size_t			 i;
+	int			 r;
+
+	if (opts_parse(argc, argv, 0, "import", "FILE.csv", &o) != 0)
+		return 2;
+	memset(&im, 0, sizeof(im));
+	im.o = &o;
+	if ((r = import_read(o.arg, &im)) != 0)
+		uc_prefix(o.arg);
+	else if ((r = db_open(&o, STORE_CREATE, &st)) == 0 &&
+	    (r = import_write(st, &im, &c)) != 0)
+		uc_prefix(o.arg);
+	if (r == 0) {
+		dt = mono_now() - t0;
+		printf("%s: imported %zu device%s (%zu new, %zu updated) and "
+		    "%zu digest user%s (%zu new, %zu updated) in %.2f s "
+		    "(%.0f rows/s)\n", o.arg, im.n, im.n == 1 ? "" : "s",
+		    c.dev_new, im.n - c.dev_new, im.nusers,
+		    im.nusers == 1 ? "" : "s", c.user_new,
+		    im.nusers - c.user_new, dt, dt > 0 ? (double)im.n / dt :
+		    0.0);
+	}
+	for (i = 0; i < im.n; i++)
+		import_row_clear(&im.rows[i]);
+	free(im.rows);
 	store_close(st);
 	return r == 0 ? 0 : cmd_fail(r);
 }
@@ -1873,6 +2505,7 @@ static const struct cmd cmds[] = {
 	{ "device", cmd_device },
 	{ "user", cmd_user },
 	{ "trunk", cmd_trunk },
+	{ "import", cmd_import },
 	{ "list", cmd_list },
 };
 

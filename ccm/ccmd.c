@@ -45,7 +45,8 @@
 #define CCMD_CONF_DEF	"/etc/ucsec/ccmd.conf"
 #define TOKEN_MAX	PATH_MAX	/* one item of a comma list */
 #define VERIFY_DEPTH	6		/* LSC/MIC chains are 2 or 3 deep */
-#define SESSION_SECS	3600		/* TLS session cache and tickets */
+#define SESSION_SECS	3600		/* TLS session cache */
+#define SESSION_CACHE	20000		/* sessions per listener context */
 
 /*
  * Normal listeners: TLS 1.2+, no NULL or anonymous suites.  Legacy
@@ -65,10 +66,34 @@ struct cfg_hold {
 	struct cfg_hold		*prev;
 };
 
-/* ccm_creds and what must outlive its SSL_CTXs (a token key). */
+/* What names a file's content without reading it. */
+struct fsig {
+	int		 ok;		/* stat worked */
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+};
+
+/*
+ * The CallManager certificate and key (a token key must outlive the
+ * SSL_CTXs that use it); shared by successive credentials while the
+ * files stay the same.
+ */
+struct ident {
+	int		 refs;
+	struct signer	*signer;
+	STACK_OF(X509)	*chain;		/* sent after the certificate */
+	char		*cert, *key;	/* the paths it came from */
+	struct fsig	 cert_sig, key_sig;
+};
+
+/* ccm_creds and what is kept across reloads. */
 struct creds_priv {
 	struct ccm_creds	 pub;		/* first: the pointers convert */
-	struct signer		*signer;	/* NULL without cert/key */
+	struct ident		*id;		/* NULL without cert/key */
+	char			*seal_path;	/* secret_key it came from */
+	struct fsig		 seal_sig;
 };
 
 struct ccmd {
@@ -128,11 +153,18 @@ struct yn_key {
 	int			*dst;
 };
 
+struct ca_key {				/* client_ca, trunk_ca */
+	const char		*name;
+	char			**files;
+	size_t			*n;
+};
+
 struct cfg_ctx {
 	struct list_key		 lk[4];
 	struct int_key		 ik[11];
-	struct yn_key		 yk[2];
-	struct conf_key		 keys[32];
+	struct yn_key		 yk[3];
+	struct ca_key		 ck[2];
+	struct conf_key		 keys[40];
 };
 
 /* Each comma-separated, blank-trimmed, non-empty item through fn. */
@@ -260,21 +292,23 @@ set_listen(void *arg, const char *v)
 static int
 add_ca(void *arg, const char *tok)
 {
-	struct ccm_config	*c = arg;
+	struct ca_key	*k = arg;
 
-	if (c->nclient_ca == CCM_CA_MAX)
-		return uc_fail(UC_ERR_ARG, "client_ca: more than %d files",
+	if (*k->n == CCM_CA_MAX)
+		return uc_fail(UC_ERR_ARG, "%s: more than %d files", k->name,
 		    CCM_CA_MAX);
-	if ((c->client_ca[c->nclient_ca] = strdup(tok)) == NULL)
-		return uc_fail(UC_ERR_ALLOC, "client_ca");
-	c->nclient_ca++;
+	if ((k->files[*k->n] = strdup(tok)) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "%s", k->name);
+	(*k->n)++;
 	return 0;
 }
 
 static int
 set_ca(void *arg, const char *v)
 {
-	return list_each(v, "client_ca", add_ca, arg);
+	struct ca_key	*k = arg;
+
+	return list_each(v, k->name, add_ca, k);
 }
 
 static int
@@ -400,9 +434,14 @@ conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 		{ NULL, NULL, 0, 0 },
 		{ NULL, NULL, 0, 0 },
 	};
-	const struct yn_key	 yk[2] = {
+	const struct yn_key	 yk[3] = {
 		{ "legacy_null", &c->legacy.allow_null },
 		{ "challenge_in_dialog", &c->challenge_in_dialog },
+		{ "digest_legacy_noqop", &c->digest_noqop },
+	};
+	const struct ca_key	 ck[2] = {
+		{ "client_ca", c->client_ca, &c->nclient_ca },
+		{ "trunk_ca", c->trunk_ca, &c->ntrunk_ca },
 	};
 	struct conf_key		*k = x->keys;
 	size_t			 i;
@@ -410,20 +449,23 @@ conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 	memcpy(x->lk, lk, sizeof(lk));
 	memcpy(x->ik, ik, sizeof(ik));
 	memcpy(x->yk, yk, sizeof(yk));
+	memcpy(x->ck, ck, sizeof(ck));
 	for (i = 0; i < 4; i++)
 		*k++ = (struct conf_key){ "sip", lk[i].name, set_listen,
 		    &x->lk[i] };
 	for (i = 0; ik[i].name != NULL; i++)
 		*k++ = (struct conf_key){ "sip", ik[i].name, set_int,
 		    &x->ik[i] };
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 3; i++)
 		*k++ = (struct conf_key){ "sip", yk[i].name, set_yesno,
 		    &x->yk[i] };
+	for (i = 0; i < 2; i++)
+		*k++ = (struct conf_key){ "sip", ck[i].name, set_ca,
+		    &x->ck[i] };
 	*k++ = (struct conf_key){ "sip", "legacy_min_tls", set_tlsver,
 	    &c->legacy.min_version };
 	*k++ = (struct conf_key){ "sip", "cert", conf_set_string, &c->cert };
 	*k++ = (struct conf_key){ "sip", "key", conf_set_string, &c->key };
-	*k++ = (struct conf_key){ "sip", "client_ca", set_ca, c };
 	*k++ = (struct conf_key){ "sip", "ctl", conf_set_string, &c->ctl };
 	*k++ = (struct conf_key){ "sip", "realm", conf_set_string, &c->realm };
 	*k++ = (struct conf_key){ "sip", "domain", conf_set_string,
@@ -517,6 +559,9 @@ config_check(const char *f, struct ccm_config *c)
 	for (i = 0; i < c->nclient_ca; i++)
 		if ((r = abs_path(f, "[sip] client_ca", &c->client_ca[i])) != 0)
 			return r;
+	for (i = 0; i < c->ntrunk_ca; i++)
+		if ((r = abs_path(f, "[sip] trunk_ca", &c->trunk_ca[i])) != 0)
+			return r;
 	return default_domain(c);
 }
 
@@ -529,6 +574,8 @@ config_free(struct ccm_config *c)
 		free(c->listen[i].addr);
 	for (i = 0; i < c->nclient_ca; i++)
 		free(c->client_ca[i]);
+	for (i = 0; i < c->ntrunk_ca; i++)
+		free(c->trunk_ca[i]);
 	free(c->config); free(c->cert); free(c->key); free(c->ctl);
 	free(c->realm); free(c->domain); free(c->db); free(c->secret_key);
 	free(c->user);
@@ -614,19 +661,28 @@ out:
 	return r;
 }
 
+/* A store for anchors; an anchor may be an intermediate (a CAPF under
+   a root). */
+static int
+store_new(X509_STORE **out)
+{
+	if ((*out = X509_STORE_new()) == NULL)
+		return uc_fail_ssl(UC_ERR_ALLOC, "X509_STORE_new");
+	X509_STORE_set_flags(*out, X509_V_FLAG_PARTIAL_CHAIN);
+	return 0;
+}
+
 /* Client-certificate anchors: client_ca files and the CTL's CAPFs. */
 static int
 trust_load(const struct ccm_config *c, X509_STORE **out)
 {
 	X509_STORE	*st;
 	size_t		 i;
-	int		 n = 0, r = 0;
+	int		 n = 0, r;
 
 	*out = NULL;
-	if ((st = X509_STORE_new()) == NULL)
-		return uc_fail_ssl(UC_ERR_ALLOC, "X509_STORE_new");
-	/* An anchor may be an intermediate (a CAPF under a root). */
-	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	if ((r = store_new(&st)) != 0)
+		return r;
 	for (i = 0; i < c->nclient_ca && r == 0; i++)
 		if (X509_STORE_load_file(st, c->client_ca[i]) != 1)
 			r = uc_fail_ssl(UC_ERR_IO, "%s: [sip] client_ca %s: no "
@@ -644,50 +700,241 @@ trust_load(const struct ccm_config *c, X509_STORE **out)
 	return 0;
 }
 
-/* The rest of a PEM certificate file: the chain we send. */
+/*
+ * Trunk peer anchors: the trunk_ca files, or without them the phones'
+ * store itself (one more reference).
+ */
 static int
-chain_load(SSL_CTX *ctx, const char *path)
+trunk_trust_load(const struct ccm_config *c, X509_STORE *phones,
+    X509_STORE **out)
 {
-	BIO	*b;
-	X509	*x;
-	int	 i;
+	X509_STORE	*st;
+	size_t		 i;
+	int		 r;
 
+	*out = NULL;
+	if (c->ntrunk_ca == 0) {
+		if (X509_STORE_up_ref(phones) != 1)
+			return uc_fail_ssl(UC_ERR_INTERNAL, "X509_STORE_up_ref");
+		*out = phones;
+		return 0;
+	}
+	if ((r = store_new(&st)) != 0)
+		return r;
+	for (i = 0; i < c->ntrunk_ca && r == 0; i++)
+		if (X509_STORE_load_file(st, c->trunk_ca[i]) != 1)
+			r = uc_fail_ssl(UC_ERR_IO, "%s: [sip] trunk_ca %s: no "
+			    "certificate loaded", c->config, c->trunk_ca[i]);
+	if (r != 0) {
+		X509_STORE_free(st);
+		return r;
+	}
+	*out = st;
+	return 0;
+}
+
+/* Every certificate of a into st (duplicates skipped). */
+static void
+store_merge(X509_STORE *st, X509_STORE *a)
+{
+	STACK_OF(X509_OBJECT)	*objs = X509_STORE_get0_objects(a);
+	X509			*x;
+	int			 i;
+
+	for (i = 0; i < sk_X509_OBJECT_num(objs); i++)
+		if ((x = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs,
+		    i))) != NULL && X509_STORE_add_cert(st, x) != 1)
+			ERR_clear_error();
+}
+
+/*
+ * What a listener verifies against during the handshake: a peer may be
+ * a phone or a trunk, so the union of both stores; the transport then
+ * tells which one the chain verifies against (tp_info phone_ok and
+ * trunk_ok).  One reference for the caller.
+ */
+static int
+listen_trust(const struct ccm_creds *cr, X509_STORE **out)
+{
+	int	 r;
+
+	*out = NULL;
+	if (cr->trunk_trust == cr->trust) {
+		if (X509_STORE_up_ref(cr->trust) != 1)
+			return uc_fail_ssl(UC_ERR_INTERNAL, "X509_STORE_up_ref");
+		*out = cr->trust;
+		return 0;
+	}
+	if ((r = store_new(out)) != 0)
+		return r;
+	store_merge(*out, cr->trust);
+	store_merge(*out, cr->trunk_trust);
+	return 0;
+}
+
+/* The rest of a PEM certificate file: the chain we send (*out NULL
+   for a pkcs11: URI). */
+static int
+chain_load(const char *path, STACK_OF(X509) **out)
+{
+	STACK_OF(X509)	*sk;
+	BIO		*b;
+	X509		*x;
+	int		 i;
+
+	*out = NULL;
 	if (p11_is_uri(path))
 		return 0;
 	if ((b = BIO_new_file(path, "r")) == NULL)
 		return uc_fail_ssl(UC_ERR_IO, "%s", path);
+	if ((sk = sk_X509_new_null()) == NULL) {
+		BIO_free(b);
+		return uc_fail_ssl(UC_ERR_ALLOC, "%s: chain", path);
+	}
 	for (i = 0; (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL;
 	    i++) {
 		if (i == 0)
-			X509_free(x);		/* the leaf: already in */
-		else if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+			X509_free(x);		/* the leaf: the signer's */
+		else if (sk_X509_push(sk, x) <= 0) {
 			X509_free(x);
+			sk_X509_pop_free(sk, X509_free);
 			BIO_free(b);
-			return uc_fail_ssl(UC_ERR_CRYPTO, "%s: chain", path);
+			return uc_fail_ssl(UC_ERR_ALLOC, "%s: chain", path);
 		}
 	}
 	ERR_clear_error();		/* the end of the file */
 	BIO_free(b);
+	*out = sk;
 	return 0;
+}
+
+/* A file's identity without reading it: path, device, inode, size and
+   modification time (stat needs no read permission). */
+static void
+fsig_get(const char *path, struct fsig *s)
+{
+	struct stat	 st;
+
+	memset(s, 0, sizeof(*s));
+	if (path == NULL || p11_is_uri(path) || stat(path, &st) != 0)
+		return;
+	s->ok = 1;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->size = st.st_size;
+	s->mtime = st.st_mtim;
+}
+
+/*
+ * Whether a file loaded before (oldp, olds) is the one newp names now:
+ * the same path and, when it can be told, the same inode, size and
+ * time.  A file that cannot be looked at any more (privileges dropped)
+ * counts as unchanged: the loaded copy stays.
+ */
+static int
+fsig_same(const char *oldp, const struct fsig *olds, const char *newp)
+{
+	struct fsig	 s;
+
+	if (oldp == NULL || newp == NULL || strcmp(oldp, newp) != 0)
+		return 0;
+	fsig_get(newp, &s);
+	if (!s.ok || !olds->ok)
+		return 1;
+	return s.dev == olds->dev && s.ino == olds->ino &&
+	    s.size == olds->size && s.mtime.tv_sec == olds->mtime.tv_sec &&
+	    s.mtime.tv_nsec == olds->mtime.tv_nsec;
+}
+
+static void
+ident_unref(struct ident *id)
+{
+	if (id == NULL || --id->refs > 0)
+		return;
+	signer_free(id->signer);
+	sk_X509_pop_free(id->chain, X509_free);
+	free(id->cert);
+	free(id->key);
+	free(id);
+}
+
+/* The CallManager certificate and key, opened (PEM or pkcs11:). */
+static int
+ident_load(const struct ccm_config *c, struct ident **out)
+{
+	struct p11_opts	 po;
+	struct ident	*id;
+	int		 r;
+
+	*out = NULL;
+	if ((id = calloc(1, sizeof(*id))) == NULL ||
+	    (id->cert = strdup(c->cert)) == NULL ||
+	    (id->key = strdup(c->key)) == NULL) {
+		if (id != NULL)
+			free(id->cert);
+		free(id);
+		return uc_fail(UC_ERR_ALLOC, "credentials");
+	}
+	id->refs = 1;
+	fsig_get(c->cert, &id->cert_sig);
+	fsig_get(c->key, &id->key_sig);
+	memset(&po, 0, sizeof(po));
+	if ((r = keyref_signer_open(c->key, c->cert, &po, &id->signer)) == 0 &&
+	    signer_pkey(id->signer) == NULL)
+		r = uc_fail(UC_ERR_UNSUPPORTED, "%s: the key cannot serve "
+		    "TLS in this process", id->signer->label);
+	if (r == 0)
+		r = chain_load(c->cert, &id->chain);
+	if (r != 0) {
+		ident_unref(id);
+		return r;
+	}
+	*out = id;
+	return 0;
+}
+
+/* The identity of old when cert and key are the same files, else a
+   fresh one. */
+static int
+ident_get(const struct ccm_config *c, const struct creds_priv *old,
+    struct ident **out)
+{
+	struct ident	*id = old != NULL ? old->id : NULL;
+
+	if (id != NULL && fsig_same(id->cert, &id->cert_sig, c->cert) &&
+	    fsig_same(id->key, &id->key_sig, c->key)) {
+		id->refs++;
+		*out = id;
+		log_debug("reload: certificate and key unchanged, kept");
+		return 0;
+	}
+	return ident_load(c, out);
 }
 
 /* Certificate, key, chain, trust: what every context shares. */
 static int
 ctx_common(SSL_CTX *ctx, const struct ccm_config *c, struct creds_priv *cp,
-    EVP_PKEY *pk)
+    X509_STORE *trust)
 {
-	if (SSL_CTX_use_certificate(ctx, cp->signer->cert) != 1 ||
+	EVP_PKEY	*pk = signer_pkey(cp->id->signer);
+	int		 i;
+
+	if (SSL_CTX_use_certificate(ctx, cp->id->signer->cert) != 1 ||
 	    SSL_CTX_use_PrivateKey(ctx, pk) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1)
 		return uc_fail_ssl(UC_ERR_CRYPTO, "%s: [sip] cert %s and key "
 		    "do not serve TLS", c->config, c->cert);
-	SSL_CTX_set1_cert_store(ctx, cp->pub.trust);
+	SSL_CTX_set1_cert_store(ctx, trust);
 	SSL_CTX_set_verify_depth(ctx, VERIFY_DEPTH);
 	/* A phone that drops the TCP connection just closed it. */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	return chain_load(ctx, c->cert);
+	for (i = 0; i < sk_X509_num(cp->id->chain); i++)
+		if (SSL_CTX_add1_chain_cert(ctx, sk_X509_value(cp->id->chain,
+		    i)) != 1)
+			return uc_fail_ssl(UC_ERR_CRYPTO, "%s: chain", c->cert);
+	return 0;
 }
 
 /* Name the anchors in the CertificateRequest. */
@@ -706,11 +953,13 @@ ctx_ca_names(SSL_CTX *ctx, X509_STORE *st)
 
 /*
  * A listener context (spec 1.1): client certificate required and
- * verified; sessions cached and tickets on (registrations reconnect).
+ * verified.  Resumption is stateful (a server-side session cache, no
+ * tickets): OpenSSL would decode the client certificate again from
+ * every ticket, where a cached session keeps it decoded.
  */
 static int
-ctx_server(const struct ccm_config *c, struct creds_priv *cp, EVP_PKEY *pk,
-    int legacy, SSL_CTX **out)
+ctx_server(const struct ccm_config *c, struct creds_priv *cp,
+    X509_STORE *trust, int legacy, SSL_CTX **out)
 {
 	static const char	 sid_tls[] = "ccmd-tls", sid_leg[] = "ccmd-legacy";
 	SSL_CTX			*ctx;
@@ -726,13 +975,15 @@ ctx_server(const struct ccm_config *c, struct creds_priv *cp, EVP_PKEY *pk,
 		r = uc_fail_ssl(UC_ERR_CRYPTO, "TLS versions and ciphers");
 		goto fail;
 	}
-	if ((r = ctx_common(ctx, c, cp, pk)) != 0)
+	if ((r = ctx_common(ctx, c, cp, trust)) != 0)
 		goto fail;
-	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_NO_TICKET);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER |
 	    SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-	ctx_ca_names(ctx, cp->pub.trust);
+	ctx_ca_names(ctx, trust);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	SSL_CTX_sess_set_cache_size(ctx, SESSION_CACHE);
 	SSL_CTX_set_timeout(ctx, SESSION_SECS);
 	if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)
 	    (legacy ? sid_leg : sid_tls), legacy ? sizeof(sid_leg) - 1 :
@@ -747,10 +998,10 @@ fail:
 	return r;
 }
 
-/* Outgoing TLS to trunk peers: our certificate, the peer verified. */
+/* Outgoing TLS to trunk peers: our certificate, the peer verified
+   against the trunk anchors. */
 static int
-ctx_client(const struct ccm_config *c, struct creds_priv *cp, EVP_PKEY *pk,
-    SSL_CTX **out)
+ctx_client(const struct ccm_config *c, struct creds_priv *cp, SSL_CTX **out)
 {
 	SSL_CTX	*ctx;
 	int	 r;
@@ -762,7 +1013,7 @@ ctx_client(const struct ccm_config *c, struct creds_priv *cp, EVP_PKEY *pk,
 		r = uc_fail_ssl(UC_ERR_CRYPTO, "TLS versions and ciphers");
 		goto fail;
 	}
-	if ((r = ctx_common(ctx, c, cp, pk)) != 0)
+	if ((r = ctx_common(ctx, c, cp, cp->pub.trunk_trust)) != 0)
 		goto fail;
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	*out = ctx;
@@ -776,37 +1027,62 @@ fail:
 static int
 creds_tls(const struct ccm_config *c, struct creds_priv *cp)
 {
-	struct p11_opts	 po;
-	EVP_PKEY	*pk;
+	X509_STORE	*lt = NULL;
 	size_t		 i;
 	int		 r, tls = 0, legacy = 0;
 
-	memset(&po, 0, sizeof(po));
-	if ((r = keyref_signer_open(c->key, c->cert, &po, &cp->signer)) != 0)
-		return r;
-	if ((pk = signer_pkey(cp->signer)) == NULL)
-		return uc_fail(UC_ERR_UNSUPPORTED, "%s: the key cannot serve "
-		    "TLS in this process", cp->signer->label);
 	for (i = 0; i < c->nlisten; i++) {
 		tls |= c->listen[i].kind == TP_TLS && !c->listen[i].legacy;
 		legacy |= c->listen[i].kind == TP_TLS && c->listen[i].legacy;
 	}
-	if ((tls && (r = ctx_server(c, cp, pk, 0, &cp->pub.tls)) != 0) ||
-	    (legacy && (r = ctx_server(c, cp, pk, 1,
-	    &cp->pub.tls_legacy)) != 0) ||
-	    (r = ctx_client(c, cp, pk, &cp->pub.tls_client)) != 0)
+	if ((tls || legacy) && (r = listen_trust(&cp->pub, &lt)) != 0)
 		return r;
-	return 0;
+	if ((tls && (r = ctx_server(c, cp, lt, 0, &cp->pub.tls)) != 0) ||
+	    (legacy && (r = ctx_server(c, cp, lt, 1,
+	    &cp->pub.tls_legacy)) != 0) ||
+	    (r = ctx_client(c, cp, &cp->pub.tls_client)) != 0)
+		goto out;
+	r = 0;
+out:
+	X509_STORE_free(lt);		/* the contexts hold theirs */
+	return r;
+}
+
+/* The sealing key: old's copy while the file is the same one. */
+static int
+seal_get(const struct ccm_config *c, const struct creds_priv *old,
+    struct creds_priv *cp)
+{
+	int	 r;
+
+	if ((cp->seal_path = strdup(c->secret_key)) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "credentials");
+	if (old != NULL && fsig_same(old->seal_path, &old->seal_sig,
+	    c->secret_key)) {
+		memcpy(cp->pub.seal_key, old->pub.seal_key,
+		    sizeof(cp->pub.seal_key));
+		cp->seal_sig = old->seal_sig;
+		return 0;
+	}
+	fsig_get(c->secret_key, &cp->seal_sig);
+	if ((r = seal_key_load(c->secret_key, 0, cp->pub.seal_key)) != 0)
+		uc_prefix("[store] secret_key");
+	return r;
 }
 
 /*
- * Load keys, certificates, trust and the sealing key (start-up and
- * SIGHUP).  Returns 0 and *out with one reference, or UC_ERR_* with
- * nothing kept.
+ * Load keys, certificates, trust and the sealing key (start-up, and
+ * SIGHUP with the running credentials as old: the sealing key and the
+ * certificate and key are kept from old while their files are the same
+ * ones, so a reload after the privilege drop needs to read only the
+ * trust files).  Returns 0 and *out with one reference, or UC_ERR_*
+ * with nothing kept.
  */
 static int
-creds_load(const struct ccm_config *c, struct ccm_creds **out)
+creds_load(const struct ccm_config *c, struct ccm_creds *oldc,
+    struct ccm_creds **out)
 {
+	const struct creds_priv	*old = (const struct creds_priv *)oldc;
 	struct creds_priv	*cp;
 	int			 r;
 
@@ -814,13 +1090,13 @@ creds_load(const struct ccm_config *c, struct ccm_creds **out)
 	if ((cp = calloc(1, sizeof(*cp))) == NULL)
 		return uc_fail(UC_ERR_ALLOC, "credentials");
 	cp->pub.refs = 1;
-	if ((r = trust_load(c, &cp->pub.trust)) != 0)
+	if ((r = trust_load(c, &cp->pub.trust)) != 0 ||
+	    (r = trunk_trust_load(c, cp->pub.trust,
+	    &cp->pub.trunk_trust)) != 0 ||
+	    (r = seal_get(c, old, cp)) != 0)
 		goto out;
-	if ((r = seal_key_load(c->secret_key, 0, cp->pub.seal_key)) != 0) {
-		uc_prefix("[store] secret_key");
-		goto out;
-	}
-	if (c->key != NULL && (r = creds_tls(c, cp)) != 0)
+	if (c->key != NULL && ((r = ident_get(c, old, &cp->id)) != 0 ||
+	    (r = creds_tls(c, cp)) != 0))
 		goto out;
 	*out = &cp->pub;
 	cp = NULL;
@@ -849,8 +1125,10 @@ creds_unref(struct ccm_creds *cr)
 	SSL_CTX_free(cr->tls_legacy);
 	SSL_CTX_free(cr->tls_client);
 	X509_STORE_free(cr->trust);
+	X509_STORE_free(cr->trunk_trust);
 	OPENSSL_cleanse(cr->seal_key, sizeof(cr->seal_key));
-	signer_free(cp->signer);
+	ident_unref(cp->id);
+	free(cp->seal_path);
 	free(cp);
 }
 
@@ -923,7 +1201,7 @@ reload(struct ccmd *d)
 
 	if ((r = config_read(ccm->cfg->config, &h)) == 0) {
 		keep_restart_only(ccm->cfg, &h->c);
-		r = creds_load(&h->c, &cr);
+		r = creds_load(&h->c, ccm->creds, &cr);
 	}
 	if (r != 0) {
 		log_warnx("reload failed, keeping the running configuration "
@@ -986,7 +1264,7 @@ ccm_open(struct ccm *ccm)
 	if (store_schema_version(ccm->store) < 2)
 		return uc_fail(UC_ERR_FORMAT, "%s: schema %d has no call "
 		    "control tables", c->db, store_schema_version(ccm->store));
-	if ((r = creds_load(c, &ccm->creds)) != 0)
+	if ((r = creds_load(c, NULL, &ccm->creds)) != 0)
 		return r;
 	if ((ccm->base = event_base_new()) == NULL)
 		return uc_fail(UC_ERR_INTERNAL, "event_base_new");

@@ -5,7 +5,10 @@
  * digest user whether the request is challenged, and over TLS the
  * client certificate must name the device.  One binding per extension;
  * a connection close drops its bindings.  Bindings are written behind
- * to the store (at most every CCM_REG_FLUSH_MS) so ccmctl can list them.
+ * to the store (at most every CCM_REG_FLUSH_MS, backing off up to
+ * REG_FLUSH_MAX_MS while the store refuses) so ccmctl can list them.
+ * Device rows are cached by extension and the cache dropped when
+ * another process (ccmctl) changed the store.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -36,6 +39,10 @@
 #define REG_TICK_MS	250	/* expiry sweep and write-behind check */
 #define REG_DEVPARAM	"+u.sip!devicename.ccm.cisco.com"
 #define REG_PKEY_MAX	80
+#define REG_FLUSH_MAX_MS 30000	/* write-behind retry backoff, at most */
+#define DEV_BUCKETS	65536	/* device cache (power of two) */
+#define DEV_MAX		100000	/* cached rows; full: start again */
+#define DEV_CHECK_MS	250	/* store_generation looked at */
 
 struct reg_ent {
 	struct binding		 b;
@@ -49,6 +56,15 @@ struct reg_ent {
 
 TAILQ_HEAD(regq, reg_ent);
 
+/* A device row by extension, or the store's "no such extension". */
+struct dev_ent {
+	struct dev_ent		*next;
+	uint64_t		 h;
+	int			 found;
+	char			 ext[STORE_EXT_MAX];
+	struct store_sipdev	 dev;
+};
+
 struct reg_state {
 	struct reg_ent		**by_aor;
 	struct reg_ent		**by_peer;
@@ -56,8 +72,13 @@ struct reg_state {
 	size_t			  n;
 	struct regq		  all;
 	int			  dirty;
-	int64_t			  flushed_ms;
+	int64_t			  flushed_ms;	/* last write attempt */
+	int			  backoff_ms;	/* 0: the last one worked */
 	struct event		 *tick;
+	struct dev_ent		**devs;		/* DEV_BUCKETS */
+	size_t			  ndevs;
+	uint64_t		  gen;		/* store_generation seen */
+	int64_t			  gen_ms;	/* when it was looked at */
 };
 
 /* What one REGISTER asks for, as the log line reports it. */
@@ -222,6 +243,87 @@ reg_remove(struct ccm *ccm, struct reg_ent *e, int unpin)
 	free(e);
 }
 
+/* ---- device rows --------------------------------------------------- */
+
+static void
+dev_flush(struct reg_state *rs)
+{
+	struct dev_ent	*d, *next;
+	size_t		 i;
+
+	if (rs->devs == NULL || rs->ndevs == 0)
+		return;
+	for (i = 0; i < DEV_BUCKETS; i++) {
+		for (d = rs->devs[i]; d != NULL; d = next) {
+			next = d->next;
+			free(d);
+		}
+		rs->devs[i] = NULL;
+	}
+	rs->ndevs = 0;
+}
+
+/* Drop the cache when another process committed to the store (looked
+   at every DEV_CHECK_MS at most; 0 from the store: not known, drop). */
+static void
+dev_check(struct ccm *ccm)
+{
+	struct reg_state	*rs = ccm->reg;
+	int64_t			 now = reg_now_ms();
+	uint64_t		 g;
+
+	if (now - rs->gen_ms < DEV_CHECK_MS && rs->gen_ms != 0)
+		return;
+	rs->gen_ms = now;
+	g = store_generation(ccm->store);
+	if (g != rs->gen || g == 0)
+		dev_flush(rs);
+	rs->gen = g;
+}
+
+/*
+ * The device whose line is ext (store_sipdev_by_ext), through the
+ * cache: 0 and *dev, UC_ERR_NOTFOUND, or another UC_ERR_* (not cached).
+ */
+static int
+dev_by_ext(struct ccm *ccm, const char *ext, struct store_sipdev *dev)
+{
+	struct reg_state	*rs = ccm->reg;
+	struct dev_ent		*d;
+	uint64_t		 h = sip_hash(ext, strlen(ext));
+	int			 r;
+
+	if (ccm->store == NULL)
+		return UC_ERR_NOTFOUND;
+	if (rs->devs == NULL)
+		return store_sipdev_by_ext(ccm->store, ext, dev);
+	dev_check(ccm);
+	for (d = rs->devs[h & (DEV_BUCKETS - 1)]; d != NULL; d = d->next)
+		if (d->h == h && strcmp(d->ext, ext) == 0) {
+			if (!d->found)
+				return uc_fail(UC_ERR_NOTFOUND, "extension %s",
+				    ext);
+			*dev = d->dev;
+			return 0;
+		}
+	r = store_sipdev_by_ext(ccm->store, ext, dev);
+	if ((r != 0 && r != UC_ERR_NOTFOUND) || strlen(ext) >= sizeof(d->ext))
+		return r;
+	if (rs->ndevs >= DEV_MAX)
+		dev_flush(rs);
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return r;
+	d->h = h;
+	d->found = r == 0;
+	memcpy(d->ext, ext, strlen(ext) + 1);
+	if (r == 0)
+		d->dev = *dev;
+	d->next = rs->devs[h & (DEV_BUCKETS - 1)];
+	rs->devs[h & (DEV_BUCKETS - 1)] = d;
+	rs->ndevs++;
+	return r;
+}
+
 /* ---- write-behind and expiry --------------------------------------- */
 
 /* Bounded copy (store rows are narrower than bindings). */
@@ -264,10 +366,15 @@ reg_flush(struct ccm *ccm)
 	}
 	r = store_reg_replace(ccm->store, rows, i);
 	free(rows);
-	if (r != 0)
-		return r;
-	rs->dirty = 0;
 	rs->flushed_ms = reg_now_ms();
+	if (r != 0) {
+		rs->backoff_ms = rs->backoff_ms == 0 ? CCM_REG_FLUSH_MS :
+		    rs->backoff_ms * 2 > REG_FLUSH_MAX_MS ? REG_FLUSH_MAX_MS :
+		    rs->backoff_ms * 2;
+		return r;
+	}
+	rs->dirty = 0;
+	rs->backoff_ms = 0;
 	return 0;
 }
 
@@ -291,15 +398,18 @@ reg_expire(struct ccm *ccm)
 static void
 reg_tick(evutil_socket_t fd, short what, void *arg)
 {
-	struct ccm	*ccm = arg;
+	struct ccm		*ccm = arg;
+	struct reg_state	*rs = ccm->reg;
+	int			 wait;
 
 	(void)fd;
 	(void)what;
 	reg_expire(ccm);
-	if (ccm->reg->dirty &&
-	    reg_now_ms() - ccm->reg->flushed_ms >= CCM_REG_FLUSH_MS &&
+	wait = rs->backoff_ms > 0 ? rs->backoff_ms : CCM_REG_FLUSH_MS;
+	if (rs->dirty && reg_now_ms() - rs->flushed_ms >= wait &&
 	    reg_flush(ccm) != 0)
-		log_warnx("registrar: write-behind: %s", uc_errdetail());
+		log_warnx("registrar: write-behind: %s (next try in %d s)",
+		    uc_errdetail(), rs->backoff_ms / 1000);
 }
 
 /* ---- identity checks ----------------------------------------------- */
@@ -499,6 +609,9 @@ reg_transport_check(const struct reg_ctx *x)
 	if (x->dev.secmode != STORE_SEC_NONSECURE && ti->cert == NULL &&
 	    ti->cert_cn[0] == '\0')
 		return "Certificate required for device security mode";
+	/* verified at the handshake, perhaps only by a trunk anchor */
+	if (ti->tls && ti->cert != NULL && !ti->phone_ok)
+		return "Certificate not issued for devices";
 	if (ti->tls && (ti->cert != NULL || ti->cert_cn[0] != '\0') &&
 	    !cert_names_device(ti, x->dev.name))
 		return "Certificate does not match device";
@@ -548,6 +661,26 @@ reg_ok(struct reg_ctx *x, const struct reg_ent *e, const char *instance)
 	sip_resp_send(x->req->st, r);
 }
 
+/*
+ * One device per TCP/TLS connection, so that a request on it names its
+ * binding (registrar_by_peer): a connection that holds another
+ * device's binding is refused (the reason, else NULL).  Over UDP a
+ * source address is no proof of anything, so nothing is dropped or
+ * refused for it.
+ */
+static const char *
+reg_peer_check(struct reg_ctx *x)
+{
+	const struct tp_peer	*p = &x->req->src.peer;
+	const struct binding	*b;
+
+	if (p->kind == TP_UDP ||
+	    (b = registrar_by_conn(x->req->ccm, p->conn)) == NULL ||
+	    strcmp(b->device, x->dev.name) == 0)
+		return NULL;
+	return "Connection registered for another device";
+}
+
 /* Make or replace the binding for x->aor. */
 static struct reg_ent *
 reg_bind(struct reg_ctx *x, const char *contact, int flags, const char *user)
@@ -570,6 +703,8 @@ reg_bind(struct reg_ctx *x, const char *contact, int flags, const char *user)
 	snprintf(e->b.cert_subject, sizeof(e->b.cert_subject), "%s",
 	    ti->cert_subject);
 	snprintf(e->b.user, sizeof(e->b.user), "%s", user);
+	snprintf(e->b.digest_algs, sizeof(e->b.digest_algs), "%s",
+	    x->dev.digest_algs);
 	e->b.expires = (int64_t)time(NULL) + x->expires;
 	snprintf(e->source, sizeof(e->source), "%s", ti->peer_text);
 	reg_peer_key(&ti->peer, e->pkey, sizeof(e->pkey));
@@ -695,8 +830,7 @@ registrar_register(struct sip_req *req)
 		reg_refuse(&x, 404, "Not Found");
 		goto out;
 	}
-	r = ccm->store != NULL ? store_sipdev_by_ext(ccm->store, x.aor, &x.dev)
-	    : UC_ERR_NOTFOUND;
+	r = dev_by_ext(ccm, x.aor, &x.dev);
 	if (r == UC_ERR_NOTFOUND) {
 		reg_refuse(&x, 404, "Not Found");
 		goto out;
@@ -715,6 +849,8 @@ registrar_register(struct sip_req *req)
 		goto out;
 	}
 	if (x.dev.digest_user[0] != '\0') {
+		snprintf(req->digest_algs, sizeof(req->digest_algs), "%s",
+		    x.dev.digest_algs);
 		validity = cfg_int(ccm->cfg != NULL ? ccm->cfg->nonce_validity
 		    : 0, CCM_NONCE_VALIDITY_DEF);
 		r = auth_server_check(req, ccm->cfg != NULL &&
@@ -733,6 +869,10 @@ registrar_register(struct sip_req *req)
 			goto out;
 		}
 		req->auth_user = user;
+	}
+	if ((why = reg_peer_check(&x)) != NULL) {
+		reg_refuse(&x, 403, why);
+		goto out;
 	}
 	reg_apply(&x, x.dev.digest_user);
  out:
@@ -830,7 +970,8 @@ registrar_init(struct ccm *ccm)
 	rs->nb = REG_HT_INIT;
 	rs->by_aor = calloc(rs->nb, sizeof(*rs->by_aor));
 	rs->by_peer = calloc(rs->nb, sizeof(*rs->by_peer));
-	if (rs->by_aor == NULL || rs->by_peer == NULL)
+	rs->devs = calloc(DEV_BUCKETS, sizeof(*rs->devs));
+	if (rs->by_aor == NULL || rs->by_peer == NULL || rs->devs == NULL)
 		goto fail;
 	TAILQ_INIT(&rs->all);
 	rs->dirty = 1;
@@ -845,6 +986,7 @@ registrar_init(struct ccm *ccm)
  fail:
 	free(rs->by_aor);
 	free(rs->by_peer);
+	free(rs->devs);
 	free(rs);
 	return uc_fail(UC_ERR_ALLOC, "registrar: tables");
 }
@@ -867,6 +1009,8 @@ registrar_free(struct ccm *ccm)
 		TAILQ_REMOVE(&rs->all, e, entry);
 		free(e);
 	}
+	dev_flush(rs);
+	free(rs->devs);
 	free(rs->by_aor);
 	free(rs->by_peer);
 	free(rs);

@@ -253,39 +253,59 @@ media_addr(sdp_message_t *sdp, sdp_media_t *m)
 	return sdp->c_connection != NULL ? sdp->c_connection->c_addr : NULL;
 }
 
+/*
+ * Is an a=crypto value (len bytes) one a Cisco phone takes (spec 6.1,
+ * 8): a known suite, the exact key length, no MKI, no session parameter
+ * but WSH, a tag not in tags[0..ntags), fewer than SDP_CRYPTO_MAX kept
+ * before it?  1: yes, *sc filled (wipe it); 0: unknown suite (skipped);
+ * -1: bad.  On 0 and -1 *sc holds no key.
+ */
 static int
-has_tag(const struct sdp_stream *md, uint32_t tag)
+crypto_check(const uint32_t *tags, int ntags, const char *val, size_t len,
+    struct sdes_crypto *sc)
 {
-	int	 i;
+	int	 i, r;
 
-	for (i = 0; i < md->ncrypto; i++)
-		if (md->crypto[i].tag == tag)
-			return 1;
-	return 0;
+	r = sdes_parse(val, len, sc);
+	if (r == UC_ERR_UNSUPPORTED)
+		return 0;
+	if (r != 0)
+		return -1;
+	if (sc->has_mki || sc->nparams > (sc->wsh != 0 ? 1 : 0) ||
+	    ntags >= SDP_CRYPTO_MAX) {
+		sdes_wipe(sc);
+		return -1;
+	}
+	for (i = 0; i < ntags; i++)
+		if (tags[i] == sc->tag) {
+			sdes_wipe(sc);
+			return -1;
+		}
+	return 1;
 }
 
 /*
  * One a=crypto value on a medium: keep it, skip it (unknown suite) or
- * count it as bad (malformed, wrong key length, MKI, duplicate tag,
- * over SDP_CRYPTO_MAX).
+ * count it as bad (malformed, wrong key length, MKI, session parameters
+ * other than WSH, duplicate tag, over SDP_CRYPTO_MAX).
  */
 static void
 media_crypto(struct sdp_stream *md, const char *val)
 {
 	struct sdes_crypto	 sc;
-	int			 r;
+	uint32_t		 tags[SDP_CRYPTO_MAX];
+	int			 i, r;
 
 	if (val == NULL) {
 		md->bad_crypto++;
 		return;
 	}
-	r = sdes_parse(val, strlen(val), &sc);
-	if (r == UC_ERR_UNSUPPORTED)
-		return;
-	if (r != 0 || sc.has_mki || has_tag(md, sc.tag) ||
-	    md->ncrypto >= SDP_CRYPTO_MAX)
+	for (i = 0; i < md->ncrypto; i++)
+		tags[i] = md->crypto[i].tag;
+	r = crypto_check(tags, md->ncrypto, val, strlen(val), &sc);
+	if (r < 0)
 		md->bad_crypto++;
-	else
+	else if (r > 0)
 		md->crypto[md->ncrypto++] = sc;
 	sdes_wipe(&sc);
 }
@@ -428,6 +448,87 @@ sdp_strip(sdp_message_t *sdp)
 	return 0;
 }
 
+/*
+ * One line at the cursor over base: *line and its length *n without the
+ * line end (CRLF, LF or a bare CR); the cursor moves past it.  0 at the
+ * end of the body.
+ */
+static int
+next_line(struct cursor *c, const char *base, const char **line, size_t *n)
+{
+	uint8_t	 ch;
+
+	if (cur_left(c) == 0)
+		return 0;
+	*line = base + cur_offset(c);
+	*n = 0;
+	while (cur_left(c) > 0) {
+		ch = cur_u8(c);
+		if (ch == '\n')
+			break;
+		if (ch == '\r') {
+			if (cur_left(c) > 0 && cur_peek_u8(c) == '\n')
+				(void)cur_u8(c);
+			break;
+		}
+		(*n)++;
+	}
+	return 1;
+}
+
+/*
+ * SDP_PASS (finding 18): the body as it came, without the a=crypto
+ * lines a Cisco phone rejects (spec 8): unknown suite, bad key length,
+ * MKI, session parameters other than WSH, a duplicate tag, more than
+ * SDP_CRYPTO_MAX on an m-line, any at session level, and any other
+ * attribute named crypto*.  A body with nothing to drop is copied
+ * exactly.  *out as for sdp_rewrite.
+ */
+static int
+sdp_pass(const char *body, size_t len, char **out, size_t *outlen)
+{
+	struct cursor		 c;
+	struct sdes_crypto	 sc;
+	uint32_t		 tags[SDP_CRYPTO_MAX];
+	const char		*line, *v;
+	size_t			 n, span, o = 0, fl;
+	int			 media = 0, ntags = 0, keep;
+
+	memset(&sc, 0, sizeof(sc));
+	if ((*out = malloc(len + 1)) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "SDP: body copy");
+	cur_init(&c, (const uint8_t *)body, len);
+	while (next_line(&c, body, &line, &n)) {
+		span = (size_t)(body + cur_offset(&c) - line);
+		keep = 1;
+		if (n >= 2 && (line[0] == 'm' || line[0] == 'M') &&
+		    line[1] == '=') {
+			media = 1;
+			ntags = 0;
+		} else if (n >= 8 && (line[0] == 'a' || line[0] == 'A') &&
+		    line[1] == '=' &&
+		    strncasecmp(line + 2, "crypto", 6) == 0) {
+			v = memchr(line + 2, ':', n - 2);
+			fl = v != NULL ? (size_t)(v - line - 2) : n - 2;
+			keep = 0;
+			if (media && fl == 6 && v != NULL &&
+			    crypto_check(tags, ntags, v + 1,
+			    n - (size_t)(v + 1 - line), &sc) > 0) {
+				tags[ntags++] = sc.tag;
+				keep = 1;
+			}
+			sdes_wipe(&sc);
+		}
+		if (keep) {
+			memcpy(*out + o, line, span);
+			o += span;
+		}
+	}
+	(*out)[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
 /* Serialise with libosip2 (CRLF line ends) into a malloc'd copy. */
 static int
 sdp_serialise(sdp_message_t *sdp, char **out, size_t *outlen)
@@ -452,7 +553,8 @@ sdp_serialise(sdp_message_t *sdp, char **out, size_t *outlen)
 
 /*
  * Rewrite an SDP body of len bytes for the other leg (spec 6.5):
- * SDP_PASS: the body unchanged (it must parse);
+ * SDP_PASS: the body unchanged (it must parse) but for the a=crypto
+ * lines a Cisco phone would reject (sdp_pass);
  * SDP_STRIP: every RTP/SAVP(F) m-line becomes RTP/AVP(F); every a=crypto
  * (any case), every attribute holding an inline: key and every k= line
  * is removed; written back by libosip2 with CRLF line ends.
@@ -473,15 +575,9 @@ sdp_rewrite(const char *body, size_t len, int mode, char **out,
 		return uc_fail(UC_ERR_ARG, "sdp_rewrite: mode %d", mode);
 	if ((r = sdp_load(body, len, &sdp)) != 0)
 		goto out;
-	if (mode == SDP_PASS) {
-		if ((*out = malloc(len + 1)) == NULL) {
-			r = uc_fail(UC_ERR_ALLOC, "SDP: body copy");
-			goto out;
-		}
-		memcpy(*out, body, len);
-		(*out)[len] = '\0';
-		*outlen = len;
-	} else if ((r = sdp_strip(sdp)) == 0)
+	if (mode == SDP_PASS)
+		r = sdp_pass(body, len, out, outlen);
+	else if ((r = sdp_strip(sdp)) == 0)
 		r = sdp_serialise(sdp, out, outlen);
  out:
 	sdp_free(sdp);

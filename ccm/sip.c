@@ -31,6 +31,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,9 @@
 #define SIP_KEY_MAX	(SIP_BRANCH_MAX + 16 + 80)
 #define SIP_CRED_MAX	4		/* Authorization headers kept */
 #define SIP_CRED_LEN	4096		/* bytes per Authorization value */
+#define SIP_RAW_LINE	2048		/* a header line a raw 400 copies */
+#define SIP_RAW_VIAS	16		/* Via lines a raw 400 copies */
+#define SIP_RND_POOL	4096		/* random bytes fetched at once */
 #define SIP_SWEEP_MS	1000		/* finished transactions freed */
 #define SIP_HT_INIT	1024		/* hash buckets at start */
 #define SIP_HT_MAXB	(1u << 20)	/* hash buckets at most */
@@ -233,12 +237,28 @@ htab_del(struct htab *t, struct hnode *n)
 
 /* ---- state -------------------------------------------------------- */
 
+struct sip_strans;
+struct sip_ctrans;
+TAILQ_HEAD(stq, sip_strans);
+TAILQ_HEAD(ctq, sip_ctrans);
+
+/* The transactions of one TCP/TLS connection (ss->conns). */
+struct conn_ent {
+	struct hnode		 node;		/* key: id */
+	uint64_t		 id;
+	struct stq		 st;		/* requests that came on it */
+	struct ctq		 ct;		/* requests sent down it */
+	int			 busy;		/* sip_conn_closed walks it */
+};
+
 struct sip_strans {
 	struct ccm		*ccm;
 	struct hnode		 node;		/* ss->st_tab */
 	struct hnode		 acc;		/* ss->st_acc: 2xx, no ACK */
 	TAILQ_ENTRY(sip_strans)	 entry;		/* ss->strans */
 	TAILQ_ENTRY(sip_strans)	 dentry;	/* ss->done */
+	TAILQ_ENTRY(sip_strans)	 centry;	/* ce->st */
+	struct conn_ent		*ce;		/* streams */
 	char			 key[SIP_KEY_MAX];
 	size_t			 klen;
 	char			*acckey;
@@ -260,6 +280,7 @@ struct sip_strans {
 	int			 owned;		/* a handler holds it */
 	int			 dispatching;
 	int			 dead;		/* its connection closed */
+	int			 known;		/* from a binding or trunk */
 	int			 in_done;
 	int64_t			 until_ms;	/* in ss->done: free after */
 	struct event		*tmr;		/* G / 2xx retransmission */
@@ -275,6 +296,8 @@ struct sip_ctrans {
 	struct hnode		 node;		/* ss->ct_tab */
 	struct hnode		 acc;		/* ss->ct_acc: 2xx received */
 	TAILQ_ENTRY(sip_ctrans)	 entry;		/* ss->ctrans */
+	TAILQ_ENTRY(sip_ctrans)	 centry;	/* ce->ct */
+	struct conn_ent		*ce;		/* streams */
 	char			 key[SIP_KEY_MAX];
 	size_t			 klen;
 	char			*acckey;
@@ -297,14 +320,12 @@ struct sip_ctrans {
 	int			 timed_out;
 };
 
-TAILQ_HEAD(stq, sip_strans);
-TAILQ_HEAD(ctq, sip_ctrans);
-
 struct sip_state {
 	struct htab		 st_tab;
 	struct htab		 st_acc;
 	struct htab		 ct_tab;
 	struct htab		 ct_acc;
+	struct htab		 conns;		/* conn_ent by id */
 	struct stq		 strans;
 	struct stq		 done;		/* finished, by until_ms */
 	struct ctq		 ctrans;
@@ -315,8 +336,46 @@ struct sip_state {
 
 static int	parser_ready;
 
+/* ---- transactions by connection ----------------------------------- */
+
+static struct conn_ent *
+ce_find(struct sip_state *ss, uint64_t id)
+{
+	return htab_get(&ss->conns, (const char *)&id, sizeof(id));
+}
+
+/* The entry of connection id, made on first use; NULL without memory. */
+static struct conn_ent *
+ce_get(struct sip_state *ss, uint64_t id)
+{
+	struct conn_ent	*ce;
+
+	if ((ce = ce_find(ss, id)) != NULL)
+		return ce;
+	if ((ce = calloc(1, sizeof(*ce))) == NULL)
+		return NULL;
+	ce->id = id;
+	TAILQ_INIT(&ce->st);
+	TAILQ_INIT(&ce->ct);
+	htab_put(&ss->conns, &ce->node, (const char *)&ce->id,
+	    sizeof(ce->id), ce);
+	return ce;
+}
+
+/* Free ce once no transaction is on it and nobody walks it. */
+static void
+ce_put(struct sip_state *ss, struct conn_ent *ce)
+{
+	if (ce == NULL || ce->busy || !TAILQ_EMPTY(&ce->st) ||
+	    !TAILQ_EMPTY(&ce->ct))
+		return;
+	htab_del(&ss->conns, &ce->node);
+	free(ce);
+}
+
 static void	st_release(struct sip_strans *);
 static void	st_free(struct sip_strans *);
+static void	st_creds_free(struct sip_strans *);
 static void	ct_free(struct sip_ctrans *);
 
 static int64_t
@@ -354,10 +413,28 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+osip_trace_none(const char *fi, int li, osip_trace_level_t level,
+    const char *fmt, va_list ap)
+{
+	(void)fi;
+	(void)li;
+	(void)level;
+	(void)fmt;
+	(void)ap;
+}
+
+/*
+ * libosip2 writes its parse errors to stderr unless a trace function
+ * is installed ("| ERROR | ... <osip_messa..."): install one that
+ * drops them, and turn every level off.  A message it refuses is
+ * logged (debug) by sip_input.
+ */
+static void
 osip_quiet(void)
 {
 	int	 l;
 
+	osip_trace_initialize_func(TRACE_LEVEL0, osip_trace_none);
 	for (l = TRACE_LEVEL0; l < END_TRACE_LEVEL; l++)
 		osip_trace_disable_level((osip_trace_level_t)l);
 }
@@ -383,7 +460,8 @@ sip_state_get(struct ccm *ccm)
 	TAILQ_INIT(&ss->done);
 	TAILQ_INIT(&ss->ctrans);
 	if (htab_init(&ss->st_tab) != 0 || htab_init(&ss->st_acc) != 0 ||
-	    htab_init(&ss->ct_tab) != 0 || htab_init(&ss->ct_acc) != 0)
+	    htab_init(&ss->ct_tab) != 0 || htab_init(&ss->ct_acc) != 0 ||
+	    htab_init(&ss->conns) != 0)
 		goto fail;
 	if (ccm->base != NULL) {
 		ss->sweep = event_new(ccm->base, -1, EV_PERSIST, sweep_cb, ss);
@@ -398,12 +476,43 @@ sip_state_get(struct ccm *ccm)
 	free(ss->st_acc.b);
 	free(ss->ct_tab.b);
 	free(ss->ct_acc.b);
+	free(ss->conns.b);
 	free(ss);
 	log_warnx("sip: out of memory for the transaction tables");
 	return NULL;
 }
 
 /* ---- small helpers ------------------------------------------------ */
+
+/*
+ * n random bytes from a pool refilled SIP_RND_POOL bytes at a time
+ * (one RAND_bytes call per many tokens).  Only for tags, branches and
+ * Call-IDs: nothing secret comes from here.  Used bytes are wiped.
+ */
+static void
+rnd_take(uint8_t *out, size_t n)
+{
+	static uint8_t	 pool[SIP_RND_POOL];
+	static size_t	 left;
+	size_t		 k;
+
+	while (n > 0) {
+		if (left == 0) {
+			if (RAND_bytes(pool, sizeof(pool)) != 1) {
+				log_warnx("sip: RAND_bytes failed");
+				memset(out, 0, n);
+				return;
+			}
+			left = sizeof(pool);
+		}
+		k = n < left ? n : left;
+		memcpy(out, pool + sizeof(pool) - left, k);
+		OPENSSL_cleanse(pool + sizeof(pool) - left, k);
+		left -= k;
+		out += k;
+		n -= k;
+	}
+}
 
 /* Random hex token of size-1 characters (tags, branches, Call-IDs). */
 void
@@ -418,10 +527,7 @@ sip_token(char *buf, size_t size)
 	n = size - 1;
 	if (n > 2 * sizeof(rnd))
 		n = 2 * sizeof(rnd);
-	if (RAND_bytes(rnd, (int)((n + 1) / 2)) != 1) {
-		log_warnx("sip: RAND_bytes failed");
-		memset(rnd, 0, sizeof(rnd));
-	}
+	rnd_take(rnd, (n + 1) / 2);
 	for (i = 0; i < n; i++)
 		buf[i] = hex[(rnd[i / 2] >> ((i & 1) ? 0 : 4)) & 0x0f];
 	buf[n] = '\0';
@@ -808,10 +914,9 @@ resp_build(const osip_message_t *req, int code, const char *reason,
  * the source port (RFC 3261 18.2.2, RFC 3581).
  */
 static void
-reply_peer(const osip_message_t *req, const struct tp_info *src,
+reply_peer_via(osip_via_t *via, const struct tp_info *src,
     struct tp_peer *out)
 {
-	osip_via_t		*via = top_via(req);
 	osip_generic_param_t	*rp = NULL;
 	long			 port;
 
@@ -824,6 +929,13 @@ reply_peer(const osip_message_t *req, const struct tp_info *src,
 	    num_parse(via_get_port(via), 65535) : CCM_SIP_PORT;
 	if (port > 0)
 		addr_set_port(&out->addr, (int)port);
+}
+
+static void
+reply_peer(const osip_message_t *req, const struct tp_info *src,
+    struct tp_peer *out)
+{
+	reply_peer_via(top_via(req), src, out);
 }
 
 /* Answer without a transaction (bad request, tables full). */
@@ -911,6 +1023,12 @@ st_final_invite(struct sip_strans *st)
 		htab_put(&ss->st_acc, &st->acc, st->acckey, klen, st);
 	if (st->stream || st->ccm->base == NULL)
 		return;
+	/*
+	 * An error to a source that is neither registered nor a trunk is
+	 * sent once: a forged source address gets no amplification.
+	 */
+	if (st->code >= 300 && !st->known)
+		return;
 	if (st->tmr == NULL &&
 	    (st->tmr = evtimer_new(st->ccm->base, st_timer_cb, st)) == NULL)
 		return;
@@ -956,6 +1074,7 @@ sip_resp_send(struct sip_strans *st, osip_message_t *resp)
 	if (code >= 200) {
 		st->final = 1;
 		st->owned = 0;		/* the owner's pointer ends here */
+		st_creds_free(st);
 		st->final_ms = now_ms();
 		if (st->invite && !st->dead)
 			st_final_invite(st);
@@ -1042,23 +1161,37 @@ sip_strans_detach(struct sip_strans *st)
 
 /* ---- server transactions ------------------------------------------ */
 
+/* The Authorization values are wiped once nobody needs them. */
+static void
+st_creds_free(struct sip_strans *st)
+{
+	size_t	 i;
+
+	for (i = 0; i < st->ncreds; i++) {
+		OPENSSL_cleanse(st->creds[i], strlen(st->creds[i]));
+		free(st->creds[i]);
+		st->creds[i] = NULL;
+	}
+	st->ncreds = 0;
+}
+
 static void
 st_free(struct sip_strans *st)
 {
 	struct sip_state	*ss = st->ccm->sip;
-	size_t			 i;
 
 	htab_del(&ss->st_tab, &st->node);
 	htab_del(&ss->st_acc, &st->acc);
 	TAILQ_REMOVE(&ss->strans, st, entry);
 	if (st->in_done)
 		TAILQ_REMOVE(&ss->done, st, dentry);
+	if (st->ce != NULL) {
+		TAILQ_REMOVE(&st->ce->st, st, centry);
+		ce_put(ss, st->ce);
+	}
 	if (st->tmr != NULL)
 		event_free(st->tmr);
-	for (i = 0; i < st->ncreds; i++) {
-		OPENSSL_cleanse(st->creds[i], strlen(st->creds[i]));
-		free(st->creds[i]);
-	}
+	st_creds_free(st);
 	osip_message_free(st->req);
 	free(st->resp);
 	free(st->acckey);
@@ -1131,21 +1264,36 @@ cred_is(const uint8_t *name, size_t n)
 	return n == sizeof(a) - 1 && strncasecmp((const char *)name, a, n) == 0;
 }
 
+/* The value collected in tmp as st's next credential: exactly its
+   length (tmp is wiped by the caller). */
+static void
+cred_keep(struct sip_strans *st, const char *tmp, size_t vlen)
+{
+	char	*v;
+
+	if (memchr(tmp, '\0', vlen) != NULL || st->ncreds >= SIP_CRED_MAX ||
+	    (v = malloc(vlen + 1)) == NULL)
+		return;		/* a NUL in a header, or no room */
+	memcpy(v, tmp, vlen);
+	v[vlen] = '\0';
+	st->creds[st->ncreds++] = v;
+}
+
 /*
  * Read the raw header block (after the start line) through a cursor and
- * copy the Authorization values, continuation lines joined by a space.
- * osip keeps only what it understands of them, so digest parsing
- * (lib/digest) gets the bytes as sent.
+ * copy the Authorization values, continuation lines joined by a space,
+ * each cut at SIP_CRED_LEN - 1 bytes and kept in exactly its length
+ * until the final response.  osip keeps only what it understands of
+ * them, so digest parsing (lib/digest) gets the bytes as sent.
  */
 static void
 creds_extract(struct sip_strans *st, const char *buf, size_t len)
 {
 	struct cursor	 c;
 	const uint8_t	*line;
-	size_t		 ll, i, nlen, vlen;
-	char		*v = NULL;
+	char		 tmp[SIP_CRED_LEN];
+	size_t		 ll, i, nlen, vlen = 0;
 	int		 in_cred = 0;
-	uint8_t		 ch;
 
 	cur_init(&c, (const uint8_t *)buf, len);
 	for (;;) {
@@ -1161,21 +1309,14 @@ creds_extract(struct sip_strans *st, const char *buf, size_t len)
 		if (ll == 0)
 			break;		/* end of headers */
 		if (line[0] == ' ' || line[0] == '\t') {
-			if (in_cred && v != NULL) {
-				vlen = strlen(v);
-				for (i = 0; i < ll && vlen + 1 < SIP_CRED_LEN;
-				    i++) {
-					ch = line[i];
-					if (i == 0)
-						ch = ' ';
-					v[vlen++] = (char)ch;
-				}
-				v[vlen] = '\0';
-			}
+			for (i = 0; in_cred && i < ll && vlen + 1 <
+			    sizeof(tmp); i++)
+				tmp[vlen++] = i == 0 ? ' ' : (char)line[i];
 			continue;
 		}
+		if (in_cred)
+			cred_keep(st, tmp, vlen);
 		in_cred = 0;
-		v = NULL;
 		for (nlen = 0; nlen < ll && line[nlen] != ':'; nlen++)
 			;
 		if (nlen == ll)
@@ -1188,19 +1329,13 @@ creds_extract(struct sip_strans *st, const char *buf, size_t len)
 			continue;
 		while (i < ll && (line[i] == ' ' || line[i] == '\t'))
 			i++;
-		if ((v = malloc(SIP_CRED_LEN)) == NULL)
-			return;
-		vlen = ll - i < SIP_CRED_LEN - 1 ? ll - i : SIP_CRED_LEN - 1;
-		memcpy(v, line + i, vlen);
-		v[vlen] = '\0';
-		if (memchr(v, '\0', vlen) != NULL) {	/* NUL in a header */
-			free(v);
-			v = NULL;
-			continue;
-		}
-		st->creds[st->ncreds++] = v;
+		vlen = ll - i < sizeof(tmp) - 1 ? ll - i : sizeof(tmp) - 1;
+		memcpy(tmp, line + i, vlen);
 		in_cred = 1;
 	}
+	if (in_cred)
+		cred_keep(st, tmp, vlen);
+	OPENSSL_cleanse(tmp, sizeof(tmp));
 }
 
 /* Key of a server transaction: branch, method (ACK as INVITE), source. */
@@ -1252,6 +1387,8 @@ st_new(struct ccm *ccm, osip_message_t *m, const struct tp_info *src,
 	creds_extract(st, buf, len);
 	htab_put(&ss->st_tab, &st->node, st->key, st->klen, st);
 	TAILQ_INSERT_TAIL(&ss->strans, st, entry);
+	if (st->stream && (st->ce = ce_get(ss, src->peer.conn)) != NULL)
+		TAILQ_INSERT_TAIL(&st->ce->st, st, centry);
 	ss->nst++;
 	return st;
 }
@@ -1394,13 +1531,19 @@ realm_of(struct ccm *ccm)
 	    ccm->cfg->realm : CCM_REALM_DEF;
 }
 
-/* Digest through auth.c: 0 go on (auth_user set), 1 answered. */
+/*
+ * Digest through auth.c, challenging with algs (the device's or the
+ * trunk's list; "" or NULL: the configuration's): 0 go on (auth_user
+ * set), 1 answered.
+ */
 static int
-policy_digest(struct sip_req *req, const char *expect_user)
+policy_digest(struct sip_req *req, const char *expect_user, const char *algs)
 {
 	const char	*user = NULL;
 	int		 r;
 
+	snprintf(req->digest_algs, sizeof(req->digest_algs), "%s",
+	    algs != NULL ? algs : "");
 	r = auth_server_check(req, realm_of(req->ccm),
 	    nonce_validity(req->ccm, req->trunk), &user);
 	if (r < 0) {
@@ -1431,6 +1574,7 @@ policy(struct sip_req *req)
 	struct ccm		*ccm = req->ccm;
 	const osip_message_t	*m = req->msg;
 	const struct binding	*b;
+	const struct store_trunk *row;
 	int			 ack = is_method(m, "ACK");
 	int			 options = is_method(m, "OPTIONS");
 	int			 challenge;
@@ -1441,8 +1585,9 @@ policy(struct sip_req *req)
 			    "A Trunk");
 			return 1;
 		}
-		if (!ack && trunk_digest(req->trunk) &&
-		    policy_digest(req, NULL) != 0)
+		row = trunk_row(req->trunk);
+		if (!ack && trunk_digest(req->trunk) && policy_digest(req,
+		    NULL, row != NULL ? row->digest_algs : NULL) != 0)
 			return 1;
 		if (options && !req->in_dialog) {
 			options_reply(req->st);
@@ -1461,6 +1606,10 @@ policy(struct sip_req *req)
 		return 1;
 	}
 	if (b == NULL) {
+		/* in a dialog: b2bua knows the leg (its binding may have
+		   expired or moved meanwhile) */
+		if (req->in_dialog)
+			return 0;
 		if (ack) {
 			log_debug("sip: ACK from unregistered %s dropped",
 			    req->src.peer_text);
@@ -1471,7 +1620,7 @@ policy(struct sip_req *req)
 	}
 	challenge = !ack && b->user[0] != '\0' && (!req->in_dialog ||
 	    (ccm->cfg != NULL && ccm->cfg->challenge_in_dialog));
-	if (challenge && policy_digest(req, b->user) != 0)
+	if (challenge && policy_digest(req, b->user, b->digest_algs) != 0)
 		return 1;
 	if (options && !req->in_dialog) {
 		options_reply(req->st);
@@ -1489,6 +1638,9 @@ dispatch(struct sip_req *req)
 	if (st != NULL) {
 		st->owned = 1;
 		st->dispatching = 1;
+		/* error finals are retransmitted only to known peers */
+		st->known = req->trunk != NULL ||
+		    registrar_by_peer(req->ccm, &req->src.peer) != NULL;
 	}
 	if (policy(req) == 0)
 		b2bua_request(req);
@@ -1647,10 +1799,249 @@ request_input(struct ccm *ccm, osip_message_t *m, const struct tp_info *src,
 	dispatch(&req);
 }
 
+/* ---- requests libosip2 refuses ----------------------------------- */
+
+enum { RAW_FROM, RAW_TO, RAW_CALLID, RAW_CSEQ, RAW__MAX };
+
+/* The header lines a 400 needs, pointing into the request. */
+struct raw_req {
+	const uint8_t	*via[SIP_RAW_VIAS];
+	size_t		 vialen[SIP_RAW_VIAS];
+	size_t		 nvia;
+	const uint8_t	*h[RAW__MAX];
+	size_t		 hlen[RAW__MAX];
+};
+
+/* The next line through the cursor, without its LF or CRLF; 0 at the
+   end (a last line without LF is not a line). */
+static int
+raw_line(struct cursor *c, const uint8_t *base, const uint8_t **line,
+    size_t *len)
+{
+	const uint8_t	*p = base + cur_offset(c), *lf;
+	size_t		 n;
+
+	if (cur_left(c) == 0 || (lf = memchr(p, '\n', cur_left(c))) == NULL)
+		return 0;
+	n = (size_t)(lf - p);
+	if ((*line = cur_bytes(c, n + 1)) == NULL)
+		return 0;
+	*len = n > 0 && p[n - 1] == '\r' ? n - 1 : n;
+	return 1;
+}
+
+static int
+raw_name_is(const uint8_t *p, size_t n, const char *full, const char *compact)
+{
+	return (n == strlen(full) && strncasecmp((const char *)p, full, n) == 0)
+	    || (compact != NULL && n == 1 && (p[0] | 0x20) == compact[0]);
+}
+
+/* Which of the wanted headers a name is: RAW_*, RAW__MAX for Via, -1. */
+static int
+raw_which(const uint8_t *p, size_t n)
+{
+	if (raw_name_is(p, n, "Via", "v"))
+		return RAW__MAX;
+	if (raw_name_is(p, n, "From", "f"))
+		return RAW_FROM;
+	if (raw_name_is(p, n, "To", "t"))
+		return RAW_TO;
+	if (raw_name_is(p, n, "Call-ID", "i"))
+		return RAW_CALLID;
+	if (raw_name_is(p, n, "CSeq", NULL))
+		return RAW_CSEQ;
+	return -1;
+}
+
 /*
- * One message from the transport (buf not kept).  Anything that does
- * not parse, or lacks what a response needs, is dropped with a debug
- * line; requests failing RFC 3261 checks are answered.
+ * The start line is a request's ("METHOD uri SIP/2.0"), not an ACK's:
+ * 1, else 0.
+ */
+static int
+raw_request_line(const uint8_t *p, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n && (isalnum(p[i]) || strchr("-.!%*_+`'~", p[i]) !=
+	    NULL); i++)
+		;
+	if (i == 0 || i == n || p[i] != ' ' || (i == 3 &&
+	    memcmp(p, "ACK", 3) == 0))
+		return 0;
+	return n > i + 8 && strncasecmp((const char *)p + n - 8, " SIP/2.0",
+	    8) == 0;
+}
+
+/*
+ * The Via, From, To, Call-ID and CSeq lines of buf (values trimmed,
+ * no control bytes, no folding, each under SIP_RAW_LINE bytes), and
+ * the CSeq not an ACK's.  0, or -1 when a 400 cannot be built.
+ */
+static int
+raw_parse(const char *buf, size_t len, struct raw_req *rr)
+{
+	struct cursor	 c;
+	const uint8_t	*base = (const uint8_t *)buf, *l, *v;
+	size_t		 ll, i, n, vl;
+	int		 w, last = -1;
+
+	memset(rr, 0, sizeof(*rr));
+	cur_init(&c, base, len);
+	if (!raw_line(&c, base, &l, &ll) || !raw_request_line(l, ll))
+		return -1;
+	while (raw_line(&c, base, &l, &ll) && ll > 0) {
+		if (l[0] == ' ' || l[0] == '\t') {
+			if (last >= 0)
+				return -1;	/* folded: not ours to join */
+			continue;
+		}
+		last = -1;
+		for (n = 0; n < ll && l[n] != ':'; n++)
+			;
+		for (i = n; i > 0 && (l[i - 1] == ' ' || l[i - 1] == '\t'); i--)
+			;
+		if (n == ll || (last = w = raw_which(l, i)) < 0)
+			continue;
+		for (v = l + n + 1, vl = ll - n - 1; vl > 0 && (*v == ' ' ||
+		    *v == '\t'); v++, vl--)
+			;
+		while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			vl--;
+		for (i = 0; i < vl; i++)
+			if ((v[i] < 0x20 && v[i] != '\t') || v[i] == 0x7f)
+				return -1;
+		if (vl == 0 || vl >= SIP_RAW_LINE)
+			return -1;
+		if (w == RAW__MAX) {
+			if (rr->nvia == SIP_RAW_VIAS)
+				return -1;
+			rr->via[rr->nvia] = v;
+			rr->vialen[rr->nvia++] = vl;
+		} else if (rr->h[w] == NULL) {
+			rr->h[w] = v;
+			rr->hlen[w] = vl;
+		}
+	}
+	for (i = 0; i < RAW__MAX; i++)
+		if (rr->h[i] == NULL)
+			return -1;
+	v = rr->h[RAW_CSEQ];
+	vl = rr->hlen[RAW_CSEQ];
+	if (rr->nvia == 0 || (vl >= 3 && strncasecmp((const char *)v + vl - 3,
+	    "ACK", 3) == 0 && (vl == 3 || v[vl - 4] == ' ' ||
+	    v[vl - 4] == '\t')))
+		return -1;
+	return 0;
+}
+
+/* Whether a To value carries a tag (after the name-addr, if any). */
+static int
+raw_has_tag(const uint8_t *v, size_t n)
+{
+	const uint8_t	*gt;
+	size_t		 i;
+
+	if (memchr(v, '<', n) != NULL) {
+		if ((gt = memchr(v, '>', n)) == NULL)
+			return 0;
+		n -= (size_t)(gt - v);
+		v = gt;
+	}
+	for (i = 0; i + 5 <= n; i++)
+		if (v[i] == ';' && strncasecmp((const char *)v + i + 1, "tag=",
+		    4) == 0)
+			return 1;
+	return 0;
+}
+
+/* printf to out + *o, never past sz; a cut text fails later. */
+static void __attribute__((format(printf, 4, 5)))
+raw_put(char *out, size_t sz, size_t *o, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	if (*o >= sz)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(out + *o, sz - *o, fmt, ap);
+	va_end(ap);
+	*o = n < 0 ? sz : *o + (size_t)n;
+}
+
+/* Where the 400 goes: as for any response, by the top Via if osip
+   reads that alone, else the source address and port. */
+static void
+raw_dest(const struct raw_req *rr, const struct tp_info *src,
+    struct tp_peer *to)
+{
+	osip_via_t	*via = NULL;
+	char		*s;
+
+	*to = src->peer;
+	if (src->peer.kind != TP_UDP ||
+	    (s = strndup((const char *)rr->via[0], rr->vialen[0])) == NULL)
+		return;
+	if (osip_via_init(&via) == 0 && osip_via_parse(via, s) == 0)
+		reply_peer_via(via, src, to);
+	osip_via_free(via);
+	free(s);
+}
+
+/*
+ * A request libosip2 cannot parse still gets a 400 (RFC 3261 8.2: the
+ * UAS answers what it can), built from its own Via, From, To, Call-ID
+ * and CSeq lines; nothing when those cannot be found, for ACK, and for
+ * anything that is not a request.
+ */
+static void
+raw_bad_request(struct ccm *ccm, const char *buf, size_t len,
+    const struct tp_info *src)
+{
+	static const char *const names[RAW__MAX] = {
+		"From", "To", "Call-ID", "CSeq"
+	};
+	struct raw_req	 rr;
+	struct tp_peer	 to;
+	char		*out, tag[17];
+	size_t		 i, sz = 128, o;
+
+	if (raw_parse(buf, len, &rr) != 0)
+		return;
+	for (i = 0; i < rr.nvia; i++)
+		sz += rr.vialen[i] + 8;
+	for (i = 0; i < RAW__MAX; i++)
+		sz += rr.hlen[i] + 48;
+	if ((out = malloc(sz)) == NULL)
+		return;
+	o = 0;
+	raw_put(out, sz, &o, "SIP/2.0 400 Bad Request\r\n");
+	for (i = 0; i < rr.nvia; i++)
+		raw_put(out, sz, &o, "Via: %.*s\r\n", (int)rr.vialen[i],
+		    (const char *)rr.via[i]);
+	for (i = 0; i < RAW__MAX; i++) {
+		raw_put(out, sz, &o, "%s: %.*s", names[i], (int)rr.hlen[i],
+		    (const char *)rr.h[i]);
+		if (i == RAW_TO && !raw_has_tag(rr.h[i], rr.hlen[i])) {
+			sip_token(tag, sizeof(tag));
+			raw_put(out, sz, &o, ";tag=%s", tag);
+		}
+		raw_put(out, sz, &o, "\r\n");
+	}
+	raw_put(out, sz, &o, "Content-Length: 0\r\n\r\n");
+	raw_dest(&rr, src, &to);
+	if (o < sz && tp_send(ccm, &to, out, o) == 0)
+		log_debug("sip: unparsable request from %s: 400 sent",
+		    src->peer_text);
+	free(out);
+}
+
+/*
+ * One message from the transport (buf not kept).  A request that does
+ * not parse gets a 400 built from its raw lines when it can; anything
+ * else that does not parse, or lacks what a response needs, is dropped
+ * with a debug line; requests failing RFC 3261 checks are answered.
  */
 void
 sip_input(struct ccm *ccm, const char *buf, size_t len,
@@ -1668,6 +2059,7 @@ sip_input(struct ccm *ccm, const char *buf, size_t len,
 		log_debug("sip: unparsable message (%zu bytes) from %s",
 		    len, src->peer_text);
 		osip_message_free(m);
+		raw_bad_request(ccm, buf, len, src);
 		return;
 	}
 	if (m->sip_method == NULL)
@@ -1694,6 +2086,10 @@ ct_free(struct sip_ctrans *ct)
 	htab_del(&ss->ct_tab, &ct->node);
 	htab_del(&ss->ct_acc, &ct->acc);
 	TAILQ_REMOVE(&ss->ctrans, ct, entry);
+	if (ct->ce != NULL) {
+		TAILQ_REMOVE(&ct->ce->ct, ct, centry);
+		ce_put(ss, ct->ce);
+	}
 	if (ct->retx != NULL)
 		event_free(ct->retx);
 	if (ct->tmo != NULL)
@@ -2001,8 +2397,10 @@ ct_start(struct ccm *ccm, osip_message_t *m, const struct tp_peer *dest,
 
 	if (out != NULL)
 		*out = NULL;
-	if ((ss = sip_state_get(ccm)) == NULL)
+	if ((ss = sip_state_get(ccm)) == NULL) {
+		r = uc_fail(UC_ERR_ALLOC, "sip: no transaction tables");
 		goto fail;
+	}
 	if (m == NULL || m->sip_method == NULL || m->cseq == NULL ||
 	    (method = m->cseq->method) == NULL || dest == NULL) {
 		r = uc_fail(UC_ERR_ARG, "sip: not a request to send");
@@ -2012,8 +2410,10 @@ ct_start(struct ccm *ccm, osip_message_t *m, const struct tp_peer *dest,
 		r = uc_fail(UC_ERR_POLICY, "sip: transaction table full");
 		goto fail;
 	}
-	if ((ct = calloc(1, sizeof(*ct))) == NULL)
+	if ((ct = calloc(1, sizeof(*ct))) == NULL) {
+		r = uc_fail(UC_ERR_ALLOC, "sip: client transaction");
 		goto fail;
+	}
 	ct->ccm = ccm;
 	ct->dest = *dest;
 	ct->invite = strcmp(method, "INVITE") == 0;
@@ -2039,8 +2439,11 @@ ct_start(struct ccm *ccm, osip_message_t *m, const struct tp_peer *dest,
 	}
 	if (osip_message_get_max_forwards(m, 0, &mf) < 0 || mf == NULL)
 		osip_message_set_max_forwards(m, "70");
-	if ((ct->text = msg_text(m, &ct->textlen)) == NULL)
+	if ((ct->text = msg_text(m, &ct->textlen)) == NULL) {
+		r = uc_fail(UC_ERR_ALLOC, "sip: cannot serialize a %s",
+		    method);
 		goto fail;
+	}
 	if ((r = tp_send(ccm, dest, ct->text, ct->textlen)) != 0)
 		goto fail;
 	if (ccm->base != NULL) {
@@ -2053,6 +2456,8 @@ ct_start(struct ccm *ccm, osip_message_t *m, const struct tp_peer *dest,
 	ct->retx_ms = SIP_T1_MS;
 	htab_put(&ss->ct_tab, &ct->node, ct->key, ct->klen, ct);
 	TAILQ_INSERT_TAIL(&ss->ctrans, ct, entry);
+	if (dest->kind != TP_UDP && (ct->ce = ce_get(ss, dest->conn)) != NULL)
+		TAILQ_INSERT_TAIL(&ct->ce->ct, ct, centry);
 	ss->nct++;
 	if (dest->kind == TP_UDP)
 		tmr_add(ct->retx, ct->retx_ms);
@@ -2178,14 +2583,17 @@ sip_conn_closed(struct ccm *ccm, uint64_t conn)
 	struct sip_state	*ss;
 	struct sip_strans	*st, *snext;
 	struct sip_ctrans	*ct;
+	struct conn_ent		*ce;
 
 	registrar_conn_closed(ccm, conn);
 	b2bua_conn_closed(ccm, conn);
-	if ((ss = ccm->sip) == NULL || conn == 0)
+	if ((ss = ccm->sip) == NULL || conn == 0 ||
+	    (ce = ce_find(ss, conn)) == NULL)
 		return;
-	for (st = TAILQ_FIRST(&ss->strans); st != NULL; st = snext) {
-		snext = TAILQ_NEXT(st, entry);
-		if (!st->stream || st->src.peer.conn != conn)
+	ce->busy = 1;
+	for (st = TAILQ_FIRST(&ce->st); st != NULL; st = snext) {
+		snext = TAILQ_NEXT(st, centry);
+		if (st->dead)
 			continue;
 		st->dead = 1;
 		htab_del(&ss->st_tab, &st->node);
@@ -2195,14 +2603,15 @@ sip_conn_closed(struct ccm *ccm, uint64_t conn)
 		if (!st->owned && !st->dispatching)
 			st_free(st);
 	}
-	TAILQ_FOREACH(ct, &ss->ctrans, entry) {
-		if (ct->dest.kind == TP_UDP || ct->dest.conn != conn ||
-		    (ct->state != CT_CALLING && ct->state != CT_PROCEEDING))
+	TAILQ_FOREACH(ct, &ce->ct, centry) {
+		if (ct->state != CT_CALLING && ct->state != CT_PROCEEDING)
 			continue;
 		if (ct->retx != NULL)
 			evtimer_del(ct->retx);
 		tmr_rearm(ct->tmo, 0);
 	}
+	ce->busy = 0;
+	ce_put(ss, ce);
 }
 
 /* Free every transaction and the tables (at exit; no callbacks). */
@@ -2225,6 +2634,7 @@ sip_free(struct ccm *ccm)
 	free(ss->st_acc.b);
 	free(ss->ct_tab.b);
 	free(ss->ct_acc.b);
+	free(ss->conns.b);
 	free(ss);
 	ccm->sip = NULL;
 }

@@ -57,6 +57,10 @@
 #define SWEEP_SECS	1	/* timeout granularity */
 #define TEXT_MAX	72	/* "[v6 address]:port" */
 #define CLEN_DIGITS	7	/* Content-Length digits we read */
+#define VERIFY_DEPTH	6	/* as ccmd.c's contexts */
+#define TRUST_KNOWN	0x1	/* session ex_data: conn_trust done */
+#define TRUST_PHONE	0x2
+#define TRUST_TRUNK	0x4
 
 enum { Q_NONE, Q_HS, Q_IDLE };
 
@@ -99,6 +103,8 @@ struct conn {
 	struct ccm_creds	*creds;		/* one reference */
 	struct addr_ent		*ae;		/* incoming only */
 	const struct trunk	*trunk;		/* outgoing TLS: name check */
+	char			 trunk_name[STORE_NAME_MAX]; /* outgoing: for
+						   whom ("" none) */
 	int64_t			 since;		/* accept or connect, s */
 	int64_t			 last;		/* last byte in or out, s */
 	size_t			 scan;		/* CRLFCRLF search resumes */
@@ -139,6 +145,7 @@ struct tp_state {
 };
 
 static const char *const kind_names[] = { "udp", "tcp", "tls" };
+static int	sess_idx = -1;	/* SSL_SESSION ex_data: TRUST_* */
 
 static void	conn_input(struct conn *);
 
@@ -493,6 +500,30 @@ hdr_content_length(const uint8_t *p, size_t n, size_t *out)
 }
 
 /*
+ * Queue bytes on c; a peer that leaves more than OUT_MAX bytes unread
+ * is dropped.  0, or UC_ERR_* with c closed.
+ */
+static int
+conn_write(struct conn *c, const void *buf, size_t len)
+{
+	size_t	 q = evbuffer_get_length(bufferevent_get_output(c->bev));
+
+	if (q + len > OUT_MAX) {
+		conn_close(c, "the peer does not read (output queue full)",
+		    LOG_LEVEL_INFO);
+		return uc_fail(UC_ERR_IO, "%s %s: output queue full",
+		    kind_names[c->info.peer.kind], c->info.peer_text);
+	}
+	if (bufferevent_write(c->bev, buf, len) != 0) {
+		conn_close(c, "out of memory", LOG_LEVEL_WARN);
+		return uc_fail(UC_ERR_ALLOC, "%s %s: send",
+		    kind_names[c->info.peer.kind], c->info.peer_text);
+	}
+	conn_touch(c);
+	return 0;
+}
+
+/*
  * Leading CRLFs between messages: CRLFCRLF is a ping, answered with
  * CRLF (RFC 5626 4.4.1); a lone CRLF is skipped.  Returns 1 to wait for
  * more bytes (or when c closed), 0 when a message may start.
@@ -515,10 +546,8 @@ conn_crlf(struct conn *c, struct evbuffer *in)
 			return 0;	/* garbage: framing refuses it */
 		if (n == 4 && memcmp(b, "\r\n\r\n", 4) == 0) {
 			evbuffer_drain(in, 4);
-			if (bufferevent_write(c->bev, "\r\n", 2) != 0) {
-				conn_close(c, "out of memory", LOG_LEVEL_WARN);
+			if (conn_write(c, "\r\n", 2) != 0)
 				return 1;
-			}
 			continue;
 		}
 		if (n == 2 || (n == 3 && b[2] == '\r'))
@@ -670,6 +699,60 @@ cert_cn(X509 *x, char *buf, size_t sz)
 	OPENSSL_free(u);
 }
 
+/* Whether the chain of leaf verifies against the anchors in st. */
+static int
+chain_verifies(X509_STORE *st, X509 *leaf, STACK_OF(X509) *untrusted)
+{
+	X509_STORE_CTX	*ctx;
+	int		 ok = 0;
+
+	if (st == NULL || (ctx = X509_STORE_CTX_new()) == NULL)
+		return 0;
+	if (X509_STORE_CTX_init(ctx, st, leaf, untrusted) == 1 &&
+	    X509_STORE_CTX_set_default(ctx, "ssl_client") == 1) {
+		X509_VERIFY_PARAM_set_depth(X509_STORE_CTX_get0_param(ctx),
+		    VERIFY_DEPTH);
+		ok = X509_verify_cert(ctx) == 1;
+	}
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * Which anchors an incoming peer's certificate (verified against the
+ * union of both during the handshake) chains to: the phones' (client_ca
+ * and the CTL) and the trunks' (trunk_ca).  The answer is kept with the
+ * TLS session, so a resumption costs no verification.
+ */
+static void
+conn_trust(struct conn *c, SSL *ssl, X509 *x)
+{
+	const struct ccm_creds	*cr = c->creds;
+	SSL_SESSION		*sess = SSL_get_session(ssl);
+	uintptr_t		 v = 0;
+
+	if (cr->trunk_trust == NULL || cr->trunk_trust == cr->trust) {
+		c->info.phone_ok = c->info.trunk_ok = 1;
+		return;
+	}
+	if (sess_idx >= 0 && sess != NULL)
+		v = (uintptr_t)SSL_SESSION_get_ex_data(sess, sess_idx);
+	if ((v & TRUST_KNOWN) == 0) {
+		v = TRUST_KNOWN;
+		if (chain_verifies(cr->trust, x, SSL_get_peer_cert_chain(ssl)))
+			v |= TRUST_PHONE;
+		if (chain_verifies(cr->trunk_trust, x,
+		    SSL_get_peer_cert_chain(ssl)))
+			v |= TRUST_TRUNK;
+		if (sess_idx >= 0 && sess != NULL &&
+		    SSL_SESSION_set_ex_data(sess, sess_idx, (void *)v) != 1)
+			ERR_clear_error();
+	}
+	c->info.phone_ok = (v & TRUST_PHONE) != 0;
+	c->info.trunk_ok = (v & TRUST_TRUNK) != 0;
+}
+
 /* TLS facts for tp_info once the handshake is done. */
 static void
 conn_tls_info(struct conn *c)
@@ -688,16 +771,23 @@ conn_tls_info(struct conn *c)
 	    (x = SSL_get1_peer_certificate(ssl)) == NULL)
 		return;
 	c->info.cert = x;
+	if (c->outgoing)	/* tls_client verified it with trunk_trust */
+		c->info.trunk_ok = 1;
+	else
+		conn_trust(c, ssl, x);
 	cert_cn(x, c->info.cert_cn, sizeof(c->info.cert_cn));
 	if (cert_name_text(X509_get_subject_name(x), c->info.cert_subject,
 	    sizeof(c->info.cert_subject)) != 0)
 		c->info.cert_subject[0] = '\0';
-	log_debug("tls %s%s: connection %llu: %s %s, %s, certificate %s",
-	    c->outgoing ? "to " : "", c->info.peer_text,
+	log_debug("tls %s%s: connection %llu: %s %s, %s%s, certificate %s "
+	    "(%s%s%s)", c->outgoing ? "to " : "", c->info.peer_text,
 	    (unsigned long long)c->info.peer.conn, SSL_get_version(ssl),
 	    ci != NULL ? SSL_CIPHER_get_name(ci) : "?",
 	    c->info.encrypted ? "encrypted" : "NOT encrypted",
-	    c->info.cert_subject);
+	    SSL_session_reused(ssl) ? ", resumed" : "",
+	    c->info.cert_subject, c->info.phone_ok ? "phone" : "",
+	    c->info.phone_ok && c->info.trunk_ok ? "/" : "",
+	    c->info.trunk_ok ? "trunk" : c->info.phone_ok ? "" : "no anchor");
 }
 
 /* Outgoing TLS: the peer must carry the trunk's name (RFC 5922). */
@@ -708,8 +798,12 @@ conn_name_ok(struct conn *c)
 
 	if (!c->want_name)
 		return c->info.cert != NULL;
-	if (c->trunk_stale)	/* trunks reloaded: the pointer is stale */
+	if (c->trunk_stale) {	/* trunks reloaded: the pointer is stale */
 		t = trunk_match(c->tp->ccm, &c->info);
+		if (t != NULL && (trunk_name(t) == NULL ||
+		    strcmp(trunk_name(t), c->trunk_name) != 0))
+			t = NULL;	/* another trunk at that address */
+	}
 	c->trunk = NULL;
 	return t != NULL && c->info.cert != NULL &&
 	    trunk_name_match(t, c->info.cert) == 1;
@@ -1115,6 +1209,9 @@ tp_bind(struct ccm *ccm)
 	}
 	tp->ccm = ccm;
 	ccm->tp = tp;
+	if (sess_idx < 0)
+		sess_idx = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL,
+		    NULL);
 	for (i = 0; i < ID_BUCKETS; i++)
 		LIST_INIT(&tp->ids[i]);
 	for (i = 0; i < ADDR_BUCKETS; i++)
@@ -1240,7 +1337,6 @@ tp_send(struct ccm *ccm, const struct tp_peer *p, const void *buf,
 	struct tp_state	*tp = ccm->tp;
 	struct conn	*c;
 	char		 text[TEXT_MAX];
-	size_t		 q;
 
 	if (tp == NULL)
 		return uc_fail(UC_ERR_NOTFOUND, "transport stopped");
@@ -1260,31 +1356,24 @@ tp_send(struct ccm *ccm, const struct tp_peer *p, const void *buf,
 	if ((c = conn_find(tp, p->conn)) == NULL)
 		return uc_fail(UC_ERR_NOTFOUND, "connection %llu is gone",
 		    (unsigned long long)p->conn);
-	q = evbuffer_get_length(bufferevent_get_output(c->bev));
-	if (q + len > OUT_MAX) {
-		conn_close(c, "the peer does not read (output queue full)",
-		    LOG_LEVEL_INFO);
-		return uc_fail(UC_ERR_IO, "%s %s: output queue full",
-		    kind_names[p->kind], c->info.peer_text);
-	}
-	if (bufferevent_write(c->bev, buf, len) != 0) {
-		conn_close(c, "out of memory", LOG_LEVEL_WARN);
-		return uc_fail(UC_ERR_ALLOC, "%s %s: send",
-		    kind_names[p->kind], c->info.peer_text);
-	}
-	conn_touch(c);
-	return 0;
+	return conn_write(c, buf, len);
 }
 
-/* The live outgoing connection of this kind to sa, or NULL. */
+/*
+ * The live outgoing connection of this kind to sa for the trunk named
+ * tname ("" for none), or NULL.  A TLS connection was checked against
+ * one trunk's name: another trunk at the same address gets its own.
+ */
 static struct conn *
-out_find(struct tp_state *tp, int kind, const struct sockaddr *sa)
+out_find(struct tp_state *tp, int kind, const struct sockaddr *sa,
+    const char *tname)
 {
 	struct conn	*c;
 
 	TAILQ_FOREACH(c, &tp->out, lentry)
 		if (c->info.peer.kind == kind &&
-		    addr_eq(&c->info.peer.addr, sa))
+		    addr_eq(&c->info.peer.addr, sa) &&
+		    strcmp(c->trunk_name, tname) == 0)
 			return c;
 	return NULL;
 }
@@ -1324,6 +1413,9 @@ out_new(struct tp_state *tp, int kind, const struct sockaddr *sa,
 	addr_text(sa, c->info.peer_text, sizeof(c->info.peer_text));
 	c->trunk = t;
 	c->want_name = t != NULL;
+	if (t != NULL && trunk_name(t) != NULL)
+		snprintf(c->trunk_name, sizeof(c->trunk_name), "%s",
+		    trunk_name(t));
 	if (kind == TP_TLS) {
 		if ((ssl = SSL_new(c->creds->tls_client)) != NULL) {
 			out_sni(ssl, t);
@@ -1350,8 +1442,9 @@ out_new(struct tp_state *tp, int kind, const struct sockaddr *sa,
 /*
  * Open (or reuse) a connection to a trunk peer (ccm.h); *peer names
  * it.  Bytes sent before it is up wait in its output.  TLS presents
- * our certificate, verifies the peer against creds->trust and, when t
- * is not NULL, its name (trunk_name_match) once the handshake is done.
+ * our certificate, verifies the peer against creds->trunk_trust and,
+ * when t is not NULL, its name (trunk_name_match) once the handshake is
+ * done; a connection is reused only for the same trunk.
  * UDP only picks a socket of the address family.  Returns 0 or UC_ERR_*.
  */
 int
@@ -1385,7 +1478,8 @@ tp_connect(struct ccm *ccm, int kind, const struct sockaddr *sa,
 		peer->addrlen = salen;
 		return 0;
 	}
-	if ((c = out_find(tp, kind, sa)) == NULL) {
+	if ((c = out_find(tp, kind, sa, t != NULL && trunk_name(t) != NULL ?
+	    trunk_name(t) : "")) == NULL) {
 		if ((r = out_new(tp, kind, sa, salen, t, &c)) != 0) {
 			uc_prefix(text);
 			return r;

@@ -29,6 +29,7 @@
 #include <osipparser2/osip_parser.h>
 
 #include "ccm.h"
+#include "cursor.h"
 #include "log.h"
 #include "uerr.h"
 
@@ -292,8 +293,8 @@ addr_match(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
  * trunk's, and the source is one of the peer's addresses (over UDP
  * with the peer's port too, so that phones on the same host are not
  * taken for it; over TCP/TLS any port, or the connection we opened to
- * it); for TLS the verified certificate must carry the trunk's name
- * (RFC 5922).  An exact port match wins over an address-only match.
+ * it); for TLS the certificate must verify against the trunk anchors
+ * (tp_info.trunk_ok) and carry the trunk's name (RFC 5922).  An exact port match wins over an address-only match.
  * NULL: not from a trunk.
  */
 struct trunk *
@@ -319,9 +320,11 @@ trunk_match(struct ccm *ccm, const struct tp_info *src)
 				m = 0;
 			if (m > bestm) {
 				/* our own connection was checked at its
-				   handshake (tp_connect) */
+				   handshake (tp_connect); another must
+				   verify against the trunk anchors
+				   (trunk_ca), not only the phones' */
 				if (t->kind == TP_TLS && m != 3 &&
-				    (src->cert == NULL ||
+				    (src->cert == NULL || !src->trunk_ok ||
 				    !trunk_name_match(t, src->cert)))
 					break;
 				best = t;
@@ -544,16 +547,109 @@ event_is(const char *ev, const char *pkg)
 	return n == strlen(pkg) && strncasecmp(ev, pkg, n) == 0;
 }
 
-/* Case-insensitive substring search. */
+/* Case-insensitive search in n bytes. */
 static int
-has_ci(const char *s, const char *needle)
+has_ci(const char *s, size_t len, const char *needle)
 {
-	size_t	 n = strlen(needle);
+	size_t	 i, n = strlen(needle);
 
-	for (; s != NULL && *s != '\0'; s++)
-		if (strncasecmp(s, needle, n) == 0)
+	for (i = 0; i + n <= len; i++)
+		if (strncasecmp(s + i, needle, n) == 0)
 			return 1;
 	return 0;
+}
+
+static int
+hexval(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Does a Refer-To value embed Replaces (RFC 3891 7: a URI header, which
+ * may be %-escaped, "?Re%70laces=...")?  Searched in the raw value and
+ * once %-unescaped (what the referee will use).  Out of memory: yes.
+ */
+static int
+refer_replaces(const char *v)
+{
+	struct cursor	 c;
+	size_t		 len = strlen(v), n = 0;
+	char		*buf;
+	uint8_t		 ch;
+	int		 hi, lo, r;
+
+	if (has_ci(v, len, "replaces"))
+		return 1;
+	if ((buf = malloc(len + 1)) == NULL)
+		return 1;
+	cur_init(&c, (const uint8_t *)v, len);
+	while (cur_left(&c) > 0) {
+		ch = cur_u8(&c);
+		if (ch == '%' && cur_left(&c) >= 2 &&
+		    (hi = hexval(cur_peek_u8(&c))) >= 0) {
+			(void)cur_u8(&c);
+			if ((lo = hexval(cur_peek_u8(&c))) >= 0) {
+				(void)cur_u8(&c);
+				ch = (uint8_t)(hi << 4 | lo);
+			} else {
+				buf[n++] = '%';
+				ch = (uint8_t)v[cur_offset(&c) - 1];
+			}
+		}
+		buf[n++] = (char)ch;
+	}
+	r = has_ci(buf, n, "replaces");
+	free(buf);
+	return r;
+}
+
+/*
+ * The Refer-To headers of a request (full and compact name; a value
+ * with a comma outside <> and quotes counts as several).  *val: the
+ * last one.
+ */
+static int
+refer_to_count(const osip_message_t *msg, const char **val)
+{
+	static const char *const names[] = { "refer-to", "r", NULL };
+	const char *const	*nm;
+	osip_header_t		*h;
+	const char		*p;
+	int			 i, n = 0, angle, quote;
+
+	*val = NULL;
+	for (nm = names; *nm != NULL; nm++)
+		for (i = 0; (i = osip_message_header_get_byname(msg, *nm, i,
+		    &h)) >= 0; i++) {
+			if (h == NULL || h->hvalue == NULL)
+				continue;
+			n++;
+			*val = h->hvalue;
+			angle = quote = 0;
+			for (p = h->hvalue; *p != '\0'; p++) {
+				if (quote) {
+					if (*p == '\\' && p[1] != '\0')
+						p++;
+					else if (*p == '"')
+						quote = 0;
+				} else if (*p == '"')
+					quote = 1;
+				else if (*p == '<')
+					angle = 1;
+				else if (*p == '>')
+					angle = 0;
+				else if (*p == ',' && !angle)
+					n++;
+			}
+		}
+	return n;
 }
 
 /* Methods a trunk may send at all (anything else: 403, as CUCM). */
@@ -652,33 +748,39 @@ static const int feat_flags[FEAT__MAX] = {
 	STORE_F_PRESENCE, 0
 };
 
-/* Which feature flag (spec 5 table) a request needs; FEAT_METHOD: never. */
+/*
+ * The features (spec 5 table) a request needs, as bits (1 << FEAT_*):
+ * a REFER may need two (out of dialog, with Replaces in its Refer-To).
+ * 1 << FEAT_METHOD: never allowed.
+ */
 static int
-request_feature(struct sip_req *req, const struct trunk *t)
+request_features(struct sip_req *req, const struct trunk *t)
 {
 	const osip_message_t	*msg = req->msg;
-	const char		*m = msg->sip_method;
+	const char		*m = msg->sip_method, *rt;
+	int			 need = 0;
 
 	if (!method_supported(m))
-		return FEAT_METHOD;
+		return 1 << FEAT_METHOD;
 	if (strcmp(m, "REFER") == 0) {
-		if (has_ci(hdr_value(msg, "refer-to", "r"), "replaces="))
-			return FEAT_REPLACES;
+		(void)refer_to_count(msg, &rt);
+		if (rt != NULL && refer_replaces(rt))
+			need |= 1 << FEAT_REPLACES;
 		if (!req->in_dialog || !dialog_exists(req, t))
-			return FEAT_OOD_REFER;
+			need |= 1 << FEAT_OOD_REFER;
 	} else if (strcmp(m, "NOTIFY") == 0) {
 		if (!req->in_dialog || !dialog_exists(req, t))
-			return FEAT_UNSOL_NOTIFY;
+			need |= 1 << FEAT_UNSOL_NOTIFY;
 	} else if (strcmp(m, "INVITE") == 0) {
 		if (hdr_value(msg, "replaces", NULL) != NULL)
-			return FEAT_REPLACES;
+			need |= 1 << FEAT_REPLACES;
 	} else if (strcmp(m, "SUBSCRIBE") == 0) {
 		if (event_is(hdr_value(msg, "event", "o"), "presence"))
-			return FEAT_PRESENCE;
-		if (!req->in_dialog)
-			return FEAT_METHOD;	/* no other packages */
+			need |= 1 << FEAT_PRESENCE;
+		else if (!req->in_dialog)
+			return 1 << FEAT_METHOD;	/* no other packages */
 	}
-	return FEAT_NONE;
+	return need;
 }
 
 /* The application user's feature flags (spec 5 step 4); 0 if unknown. */
@@ -714,9 +816,11 @@ refuse(struct sip_req *req, const struct trunk *t, int code,
 /*
  * Method/feature authorization of a request from req->trunk (spec 5
  * steps 3-5): out-of-dialog REFER, unsolicited NOTIFY, INVITE with
- * Replaces (or REFER whose Refer-To embeds Replaces=), presence
- * SUBSCRIBE need the trunk's flag and, after digest, the application
- * user's flag too; methods we do not handle are refused.  A Replaces
+ * Replaces (or REFER whose Refer-To embeds Replaces, even %-escaped),
+ * presence SUBSCRIBE need the trunk's flag and, after digest, the
+ * application user's flag too; a REFER out of dialog with Replaces
+ * needs both flags; methods we do not handle are refused.  A REFER
+ * without exactly one Refer-To gets 400 (RFC 3515 2.4.1).  A Replaces
  * that names no dialog of ours on this trunk gets 481.  0: allowed;
  * 1: the response was sent (the caller stops).
  */
@@ -725,33 +829,44 @@ trunk_authorize(struct sip_req *req)
 {
 	const struct trunk	*t = req->trunk;
 	const char		*rep;
-	char			 why[96];
-	int			 f;
+	char			 why[96], u[64];
+	int			 f, need, uflags = -1;
 
 	if (t == NULL || req->msg == NULL || req->msg->sip_method == NULL ||
 	    strcmp(req->msg->sip_method, "ACK") == 0 ||
 	    strcmp(req->msg->sip_method, "CANCEL") == 0)
 		return 0;
-	f = request_feature(req, t);
-	if (f == FEAT_NONE)
+	if (strcmp(req->msg->sip_method, "REFER") == 0 &&
+	    refer_to_count(req->msg, &rep) != 1)
+		return refuse(req, t, 400, "Bad Request",
+		    "not exactly one Refer-To");
+	need = request_features(req, t);
+	if (need == 0)
 		return 0;
-	if (f == FEAT_METHOD)
+	if (need & (1 << FEAT_METHOD))
 		return refuse(req, t, 403, "Forbidden",
 		    "method not allowed on trunks");
-	if ((t->row.flags & feat_flags[f]) == 0) {
-		snprintf(why, sizeof(why), "%s not allowed by the trunk "
-		    "profile", feat_names[f]);
-		return refuse(req, t, 403, "Forbidden", why);
+	for (f = FEAT_NONE + 1; f < FEAT_METHOD; f++) {
+		if ((need & (1 << f)) == 0)
+			continue;
+		if ((t->row.flags & feat_flags[f]) == 0) {
+			snprintf(why, sizeof(why), "%s not allowed by the "
+			    "trunk profile", feat_names[f]);
+			return refuse(req, t, 403, "Forbidden", why);
+		}
+		if (req->auth_user == NULL)
+			continue;
+		if (uflags < 0)
+			uflags = user_flags(req);
+		if ((uflags & feat_flags[f]) == 0) {
+			snprintf(why, sizeof(why), "%s not allowed for "
+			    "application user %s", feat_names[f],
+			    str_vis(u, sizeof(u), req->auth_user));
+			return refuse(req, t, 403, "Forbidden", why);
+		}
 	}
-	if (req->auth_user != NULL && (user_flags(req) & feat_flags[f]) == 0) {
-		char	 u[64];
-
-		snprintf(why, sizeof(why), "%s not allowed for application "
-		    "user %s", feat_names[f], str_vis(u, sizeof(u),
-		    req->auth_user));
-		return refuse(req, t, 403, "Forbidden", why);
-	}
-	if (f == FEAT_REPLACES && strcmp(req->msg->sip_method, "INVITE") == 0 &&
+	if ((need & (1 << FEAT_REPLACES)) &&
+	    strcmp(req->msg->sip_method, "INVITE") == 0 &&
 	    ((rep = hdr_value(req->msg, "replaces", NULL)) == NULL ||
 	    !replaces_ok(req, rep, t)))
 		return refuse(req, t, 481, "Call/Transaction Does Not Exist",

@@ -74,6 +74,14 @@ md_get(int alg)
 	return evp_md[alg];
 }
 
+/* A byte of an algorithm name: letters, digits, '-'. */
+static int
+is_alg_char(uint8_t ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	    (ch >= '0' && ch <= '9') || ch == '-';
+}
+
 /*
  * Parse an algorithm token of len bytes ("MD5", "SHA-256",
  * "SHA-512-256", each optionally "-sess"; any case) into *alg and *sess.
@@ -117,6 +125,57 @@ digest_hex_len(int alg)
 	if (alg < 0 || alg >= DIGEST_ALG__MAX)
 		return 0;
 	return algs[alg].hexlen;
+}
+
+/*
+ * A preference list of algorithms: names separated by commas, blanks
+ * (SP, HTAB) around them allowed, at most one of each, no "-sess" (the
+ * policy names an algorithm, a challenge adds -sess).  "" (or only
+ * blanks) is an empty list.  Returns 0 with order[0 .. *n - 1], or
+ * UC_ERR_ARG (unknown name, -sess, duplicate, empty element).
+ */
+int
+digest_alg_list_parse(const char *s, int order[DIGEST_ALG__MAX], size_t *n)
+{
+	const char	*e;
+	size_t		 len, i;
+	unsigned	 seen = 0;
+	int		 alg, sess, first = 1;
+
+	*n = 0;
+	if (s == NULL)
+		return uc_fail(UC_ERR_ARG, "digest: no algorithm list");
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '\0' && first)
+			return 0;
+		first = 0;
+		for (e = s; *e != '\0' && *e != ','; e++)
+			;
+		for (len = (size_t)(e - s); len > 0 && (s[len - 1] == ' ' ||
+		    s[len - 1] == '\t'); len--)
+			;
+		if (len == 0)
+			return uc_fail(UC_ERR_ARG, "digest: empty element in "
+			    "an algorithm list");
+		for (i = 0; i < len; i++)
+			if (!is_alg_char((uint8_t)s[i]))
+				return uc_fail(UC_ERR_ARG, "digest: algorithm "
+				    "list holds a character that is no name");
+		if (digest_alg_parse(s, len, &alg, &sess) != 0 || sess)
+			return uc_fail(UC_ERR_ARG, "digest: \"%.*s\" is not "
+			    "MD5, SHA-256 or SHA-512-256", (int)(len < 32 ?
+			    len : 32), s);
+		if (seen & (1u << alg))
+			return uc_fail(UC_ERR_ARG, "digest: %s twice in an "
+			    "algorithm list", algs[alg].name);
+		seen |= 1u << alg;
+		order[(*n)++] = alg;
+		if (*e == '\0')
+			return 0;
+		s = e + 1;
+	}
 }
 
 /* ---- hashing --------------------------------------------------------- */
@@ -1142,6 +1201,31 @@ out:
 	return r;
 }
 
+/*
+ * The time of a nonce that decodes (43 base64url characters), without
+ * checking its MAC: only for telling a client that an old nonce is
+ * stale after its key was dropped.  Returns 0 and *ts, or
+ * UC_ERR_SIGNATURE for a malformed nonce.
+ */
+int
+digest_nonce_time(const char *nonce, int64_t *ts)
+{
+	uint8_t		 raw[NONCE_RAW];
+	uint64_t	 u = 0;
+	int		 i;
+
+	*ts = 0;
+	if (nonce == NULL ||
+	    strnlen(nonce, DIGEST_NONCE_LEN + 1) != DIGEST_NONCE_LEN ||
+	    b64url_decode(nonce, raw) != 0)
+		return uc_fail(UC_ERR_SIGNATURE, "digest: nonce is not 43 "
+		    "base64url characters (spec 2.5)");
+	for (i = 0; i < 8; i++)
+		u = u << 8 | raw[i];
+	*ts = (int64_t)u;
+	return 0;
+}
+
 /* ---- nonce-count table (spec 2.6 step 8) ----------------------------- */
 
 /*
@@ -1149,6 +1233,15 @@ out:
  * min-heap on expiry so the oldest entry is found in O(1) and dropped in
  * O(log n).  Keys are nonces of at most DIGEST_NONCE_LEN characters (the
  * only ones digest_nonce_check passes); the hash is seeded per table.
+ *
+ * The watermark (nc_table_use): the highest nonce time of any entry
+ * dropped so far, by expiry or by eviction.  A nonce that is not in the
+ * table and not newer than the watermark may have been used before, so
+ * it is refused as stale; a newer one cannot have been (every dropped
+ * entry is at or below the watermark), so it is a first use.  Times come
+ * from the nonce itself (MAC-protected), so a nonce keeps its time
+ * across uses whatever validity the caller applies, and a clock that
+ * steps back cannot revive a dropped nonce.
  */
 #define NC_NONE	UINT32_MAX
 
@@ -1158,6 +1251,7 @@ struct nc_entry {
 	uint32_t	 next;		/* bucket chain, NC_NONE ends it */
 	uint32_t	 heap;		/* index in the heap */
 	int64_t		 expires;
+	int64_t		 ts;		/* nonce time; INT64_MIN: check() */
 };
 
 struct nc_table {
@@ -1167,6 +1261,7 @@ struct nc_table {
 	uint32_t	 free;		/* free list through next */
 	size_t		 max, count, nbucket;
 	uint64_t	 seed;
+	int64_t		 wm;		/* watermark, INT64_MIN: none */
 };
 
 /*
@@ -1189,6 +1284,7 @@ nc_table_new(size_t max)
 	for (t->nbucket = 16; t->nbucket < max; t->nbucket *= 2)
 		;
 	t->max = max;
+	t->wm = INT64_MIN;
 	t->ent = calloc(max, sizeof(*t->ent));
 	t->bucket = calloc(t->nbucket, sizeof(*t->bucket));
 	t->heap = calloc(max, sizeof(*t->heap));
@@ -1220,6 +1316,13 @@ nc_table_free(struct nc_table *t)
 	free(t->bucket);
 	free(t->heap);
 	free(t);
+}
+
+/* The highest nonce time dropped so far, INT64_MIN if none. */
+int64_t
+nc_table_watermark(const struct nc_table *t)
+{
+	return t == NULL ? INT64_MIN : t->wm;
 }
 
 /* Entries held, live or not yet dropped. */
@@ -1290,12 +1393,18 @@ heap_down(struct nc_table *t, size_t i)
 	}
 }
 
-/* Unlink entry e from its bucket, the heap, and put it on the free list. */
+/*
+ * Unlink entry e from its bucket, the heap, and put it on the free list;
+ * its nonce time raises the watermark.
+ */
 static void
 nc_remove(struct nc_table *t, uint32_t e)
 {
 	uint32_t	*pp;
 	size_t		 h = t->ent[e].heap, last = t->count - 1;
+
+	if (t->ent[e].ts > t->wm)
+		t->wm = t->ent[e].ts;
 
 	for (pp = &t->bucket[nc_hash(t, t->ent[e].key)]; *pp != e;
 	    pp = &t->ent[*pp].next)
@@ -1321,21 +1430,12 @@ nc_expire(struct nc_table *t, int64_t now, size_t n)
 }
 
 /*
- * Accept nc for nonce if it is greater than the highest nc accepted for
- * that nonce so far (a new nonce starts at 0, so nc 0 is never
- * accepted), and remember the nonce until expires (an absolute time
- * like now; entries with expires <= now are gone).  expires must be the
- * nonce's own end of validity (its ts + validity): once an entry is
- * dropped the nonce must already be refused as stale.  Returns NC_OK,
- * NC_REPLAY (nc not greater; also for a nonce longer than
- * DIGEST_NONCE_LEN, which cannot be ours, and for a new nonce that
- * expires <= now), or NC_FULL (a new nonce and every entry still live:
- * spec 2.6 step 8 answers stale).  O(1) expected plus O(log n) heap
- * work; not thread-safe (one table per event loop).
+ * The work of nc_table_check (evict 0: NC_FULL when full, no watermark)
+ * and nc_table_use (evict 1).
  */
-int
-nc_table_check(struct nc_table *t, const char *nonce, uint32_t nc,
-    int64_t now, int64_t expires)
+static int
+nc_lookup(struct nc_table *t, const char *nonce, uint32_t nc, int64_t ts,
+    int64_t now, int64_t expires, int evict)
 {
 	struct nc_entry	*e;
 	uint32_t	 i;
@@ -1363,22 +1463,73 @@ nc_table_check(struct nc_table *t, const char *nonce, uint32_t nc,
 		}
 		return NC_OK;
 	}
-	if (nc == 0 || expires <= now)
+	if (nc == 0)
 		return NC_REPLAY;
-	if (t->count == t->max)
-		nc_expire(t, now, t->max);
-	if (t->count == t->max || t->free == NC_NONE)
-		return NC_FULL;
+	if (!evict) {
+		if (expires <= now)
+			return NC_REPLAY;
+		if (t->count == t->max)
+			nc_expire(t, now, t->max);
+		if (t->count == t->max || t->free == NC_NONE)
+			return NC_FULL;
+	} else {
+		if (expires <= now || ts <= t->wm)
+			return NC_STALE;
+		if (t->count == t->max)
+			nc_expire(t, now, t->max);
+		/* Still full: drop the entry that expires first. */
+		if (t->count == t->max || t->free == NC_NONE)
+			nc_remove(t, t->heap[0]);
+	}
 	i = t->free;
 	e = &t->ent[i];
 	t->free = e->next;
 	memcpy(e->key, nonce, strlen(nonce) + 1);
 	e->last = nc;
 	e->expires = expires;
+	e->ts = evict ? ts : INT64_MIN;
 	e->next = t->bucket[h];
 	t->bucket[h] = i;
 	e->heap = (uint32_t)t->count;
 	t->heap[t->count++] = i;
 	heap_up(t, e->heap);
 	return NC_OK;
+}
+
+/*
+ * Accept nc for nonce if it is greater than the highest nc accepted for
+ * that nonce so far (a new nonce starts at 0, so nc 0 is never
+ * accepted), and remember the nonce until expires (an absolute time
+ * like now; entries with expires <= now are gone).  expires must be the
+ * nonce's own end of validity (its ts + validity): once an entry is
+ * dropped the nonce must already be refused as stale.  Returns NC_OK,
+ * NC_REPLAY (nc not greater; also for a nonce longer than
+ * DIGEST_NONCE_LEN, which cannot be ours, and for a new nonce that
+ * expires <= now), or NC_FULL (a new nonce and every entry still live:
+ * spec 2.6 step 8 answers stale).  O(1) expected plus O(log n) heap
+ * work; not thread-safe (one table per event loop).
+ */
+int
+nc_table_check(struct nc_table *t, const char *nonce, uint32_t nc,
+    int64_t now, int64_t expires)
+{
+	return nc_lookup(t, nonce, nc, INT64_MIN, now, expires, 0);
+}
+
+/*
+ * As nc_table_check, for a nonce whose own time is ts, but never full:
+ * a new nonce when the table is full evicts the entry that expires
+ * first.  Returns NC_OK; NC_REPLAY (nc not greater than the last
+ * accepted, nc 0, a nonce longer than DIGEST_NONCE_LEN); NC_STALE (not
+ * in the table and ts <= the watermark, so it may have been used and
+ * dropped; or expires <= now).  The caller answers NC_STALE with a fresh
+ * nonce and stale=true.  A single-use nonce (legacy, no nc) passes nc 1.
+ */
+int
+nc_table_use(struct nc_table *t, const char *nonce, uint32_t nc, int64_t ts,
+    int64_t now, int64_t expires)
+{
+	if (ts == INT64_MIN)
+		return NC_STALE;
+	return nc_lookup(t, nonce, nc, ts, now, expires, 1);
 }

@@ -29,6 +29,13 @@ enum digest_alg {
 int		 digest_alg_parse(const char *, size_t, int *, int *);
 const char	*digest_alg_name(int, int);
 size_t		 digest_hex_len(int);		/* 32 or 64 */
+/*
+ * A preference list "SHA-256, MD5" (commas, optional blanks; no -sess,
+ * no duplicates; "" gives *n = 0) into order[0 .. *n - 1].
+ * UC_ERR_ARG for anything else.
+ */
+int		 digest_alg_list_parse(const char *, int [DIGEST_ALG__MAX],
+		    size_t *);
 
 /* HA1 = H(user ":" realm ":" password), lower-case hex. */
 int	 digest_ha1(int, const char *, const char *, const char *, size_t,
@@ -90,21 +97,37 @@ int	 digest_nonce_make(const uint8_t [DIGEST_KEY_LEN], int64_t,
 /* 0 and *ts when the MAC holds; UC_ERR_SIGNATURE when not or malformed. */
 int	 digest_nonce_check(const uint8_t [DIGEST_KEY_LEN], const char *,
 	    const char *, int, int, int64_t *);
+/*
+ * The time in a well-formed nonce WITHOUT checking its MAC (for a stale
+ * answer once its key is gone): 0 and *ts, or UC_ERR_SIGNATURE.
+ */
+int	 digest_nonce_time(const char *, int64_t *);
 
 /* Constant-time equality of two NUL-terminated strings. */
 int	 digest_equal(const char *, const char *);
 
 /*
  * Nonce-count table: nonce -> highest nc accepted, entries dropped at
- * their expiry.  Bounded: when full of live entries, check says FULL.
+ * their expiry.  Bounded.  nc_table_use never blocks: when full it
+ * evicts the entry that expires first and raises a watermark to the
+ * nonce time of every entry it drops; a nonce not in the table whose
+ * time is <= the watermark is STALE (it may have been used), a newer
+ * one is a first use.  So no replay is ever accepted.  nc_table_check
+ * is the older interface (no watermark: NC_FULL when full of live
+ * entries); use one or the other on a table, not both.
  */
-enum { NC_OK = 0, NC_REPLAY = 1, NC_FULL = 2 };
+enum { NC_OK = 0, NC_REPLAY = 1, NC_FULL = 2, NC_STALE = 3 };
 struct nc_table;
 struct nc_table *nc_table_new(size_t);
 void	 nc_table_free(struct nc_table *);
 /* Accept nc for nonce if greater than the last; remember until expiry. */
 int	 nc_table_check(struct nc_table *, const char *, uint32_t, int64_t,
 	    int64_t);
+/* (nonce, nc, nonce time, now, nonce expiry): NC_OK, NC_REPLAY, NC_STALE. */
+int	 nc_table_use(struct nc_table *, const char *, uint32_t, int64_t,
+	    int64_t, int64_t);
+/* The watermark (INT64_MIN until an entry was dropped). */
+int64_t	 nc_table_watermark(const struct nc_table *);
 size_t	 nc_table_count(const struct nc_table *);
 
 #endif /* UCSEC_DIGEST_H */

@@ -58,6 +58,8 @@
 #define STORE_PEM_MAX	(64 * 1024)	/* one PEM certificate, generously */
 #define STORE_SERIAL_MAX 80		/* store_cert serial, incl. NUL */
 #define STORE_LIST_BATCH 64		/* tasks read per query in a walk */
+#define ALG_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"abcdefghijklmnopqrstuvwxyz0123456789-"
 
 /*
  * Schema migrations: migrations[i] takes user_version i to i + 1.
@@ -112,6 +114,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE devices ADD COLUMN digest_user TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE devices ADD COLUMN presence_group TEXT NOT NULL "
 	"  DEFAULT '';"
+	"ALTER TABLE devices ADD COLUMN digest_algs TEXT NOT NULL "
+	"  DEFAULT '';"
 	"CREATE UNIQUE INDEX devices_extension ON devices(extension)"
 	"  WHERE extension != '';"
 	"CREATE TABLE digest_users ("
@@ -136,7 +140,9 @@ static const char *const migrations[] = {
 	"  prefix TEXT NOT NULL DEFAULT '',"
 	"  out_realm TEXT NOT NULL DEFAULT '',"
 	"  out_user TEXT NOT NULL DEFAULT '',"
-	"  out_secret TEXT NOT NULL DEFAULT '');"
+	"  out_secret TEXT NOT NULL DEFAULT '',"
+	"  digest_algs TEXT NOT NULL DEFAULT '',"
+	"  out_min_alg TEXT NOT NULL DEFAULT '');"
 	/* Written behind by ccmd: no key, no reference to devices. */
 	"CREATE TABLE registrations ("
 	"  aor TEXT NOT NULL,"
@@ -157,12 +163,13 @@ static const char *const migrations[] = {
 			"issued, issuer, pem"
 #define TRUST_COLS	"store, sha256, subject, not_after, pem"
 #define SIPDEV_COLS	"name, proto, secmode, extension, digest_user, " \
-			"presence_group"
+			"presence_group, digest_algs"
 #define DUSER_COLS	"username, realm, ha1_md5, ha1_sha256, " \
 			"ha1_sha512_256, flags, changed"
 #define TRUNK_COLS	"name, peer, port, transport, secmode, digest, " \
 			"nonce_validity, x509_subject, flags, prefix, " \
-			"out_realm, out_user, out_secret"
+			"out_realm, out_user, out_secret, digest_algs, " \
+			"out_min_alg"
 #define REG_COLS	"aor, device, contact, transport, source, " \
 			"cert_subject, expires"
 
@@ -212,6 +219,7 @@ enum st_id {
 	ST_TRUNK_DEL,
 	ST_REG_CLEAR,
 	ST_REG_ADD,
+	ST_DATA_VERSION,
 	ST__MAX
 };
 
@@ -296,18 +304,24 @@ static const char *const st_sql[ST__MAX] = {
 	    "pem = excluded.pem",
 	[ST_TRUST_DEL] = "DELETE FROM trust WHERE store = ?1 AND sha256 = ?2",
 	[ST_SIPDEV_PUT] = "INSERT INTO devices (name, proto, secmode, "
-	    "description, extension, digest_user, presence_group) VALUES "
-	    "(?1, ?2, ?3, '', ?4, ?5, ?6) ON CONFLICT (name) DO UPDATE SET "
+	    "description, extension, digest_user, presence_group, "
+	    "digest_algs) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6, ?7) "
+	    "ON CONFLICT (name) DO UPDATE SET "
 	    "proto = excluded.proto, secmode = excluded.secmode, "
 	    "extension = excluded.extension, "
 	    "digest_user = excluded.digest_user, "
-	    "presence_group = excluded.presence_group",
+	    "presence_group = excluded.presence_group, "
+	    "digest_algs = excluded.digest_algs",
 	[ST_SIPDEV_GET] = "SELECT " SIPDEV_COLS " FROM devices "
 	    "WHERE name = ?1",
+	/*
+	 * "extension != ''" lets SQLite use the partial unique index
+	 * (it cannot prove that of a bound ?1): without it, a scan.
+	 */
 	[ST_SIPDEV_BY_EXT] = "SELECT " SIPDEV_COLS " FROM devices "
-	    "WHERE extension = ?1",
+	    "WHERE extension = ?1 AND extension != ''",
 	[ST_EXT_OWNER] = "SELECT name FROM devices WHERE extension = ?1 "
-	    "AND name != ?2",
+	    "AND extension != '' AND name != ?2",
 	[ST_DUSER_PUT] = "INSERT OR REPLACE INTO digest_users (" DUSER_COLS
 	    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_DUSER_GET] = "SELECT " DUSER_COLS " FROM digest_users "
@@ -315,12 +329,14 @@ static const char *const st_sql[ST__MAX] = {
 	[ST_DUSER_DEL] = "DELETE FROM digest_users WHERE username = ?1 "
 	    "AND realm = ?2",
 	[ST_TRUNK_PUT] = "INSERT OR REPLACE INTO trunks (" TRUNK_COLS
-	    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14, ?15)",
 	[ST_TRUNK_GET] = "SELECT " TRUNK_COLS " FROM trunks WHERE name = ?1",
 	[ST_TRUNK_DEL] = "DELETE FROM trunks WHERE name = ?1",
 	[ST_REG_CLEAR] = "DELETE FROM registrations",
 	[ST_REG_ADD] = "INSERT INTO registrations (" REG_COLS ") VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
 };
 
 struct store {
@@ -2201,6 +2217,27 @@ walk(struct store *s, const char *sql,
 	return r;
 }
 
+/*
+ * A digest algorithm list ("SHA-256,MD5") or, list 0, one name: the
+ * characters of RFC 7616 algorithm names, maybe empty (= the default).
+ * The names themselves are the caller's to check (lib/digest.h).
+ */
+static int
+check_algs(const char *v, size_t size, int list, const char *what)
+{
+	char	 buf[40];
+	int	 r;
+
+	if ((r = check_text(v, size, TX_EMPTY | (list ? TX_SPACE : 0),
+	    what)) != 0)
+		return r;
+	if (strspn(v, list ? ALG_CHARS ", " : ALG_CHARS) != strlen(v))
+		return uc_fail(UC_ERR_ARG, "store: %s \"%s\": want algorithm "
+		    "names%s", what, safe_text(v, buf, sizeof(buf)),
+		    list ? " separated by commas" : "");
+	return 0;
+}
+
 /* Fields of a sipdev we write. */
 static int
 check_sipdev(const struct store_sipdev *d)
@@ -2212,7 +2249,9 @@ check_sipdev(const struct store_sipdev *d)
 	    (r = check_text(d->digest_user, sizeof(d->digest_user), TX_EMPTY,
 	    "digest user")) != 0 ||
 	    (r = check_text(d->presence_group, sizeof(d->presence_group),
-	    TX_EMPTY | TX_SPACE, "presence group")) != 0)
+	    TX_EMPTY | TX_SPACE, "presence group")) != 0 ||
+	    (r = check_algs(d->digest_algs, sizeof(d->digest_algs), 1,
+	    "device digest algorithms")) != 0)
 		return r;
 	if ((d->proto != STORE_PROTO_SIP && d->proto != STORE_PROTO_SCCP) ||
 	    d->secmode < STORE_SEC_NONSECURE ||
@@ -2261,9 +2300,10 @@ store_sipdev_put(struct store *s, const struct store_sipdev *d)
 		if ((st = stmt(s, ST_SIPDEV_PUT)) == NULL)
 			r = UC_ERR_IO;
 		else
-			r = st_exec(s, st, bind_args(st, "tiittt", d->name,
+			r = st_exec(s, st, bind_args(st, "tiitttt", d->name,
 			    d->proto, d->secmode, d->extension, d->digest_user,
-			    d->presence_group), NULL, "put device", d->name);
+			    d->presence_group, d->digest_algs), NULL,
+			    "put device", d->name);
 	}
 	return tx_end(s, r);
 }
@@ -2280,7 +2320,9 @@ sipdev_row(struct store *s, sqlite3_stmt *st, struct store_sipdev *d)
 	    (r = col_text(s, st, 4, d->digest_user,
 	    sizeof(d->digest_user))) != 0 ||
 	    (r = col_text(s, st, 5, d->presence_group,
-	    sizeof(d->presence_group))) != 0)
+	    sizeof(d->presence_group))) != 0 ||
+	    (r = col_text(s, st, 6, d->digest_algs,
+	    sizeof(d->digest_algs))) != 0)
 		return r;
 	d->proto = sqlite3_column_int(st, 1);
 	d->secmode = sqlite3_column_int(st, 2);
@@ -2525,7 +2567,11 @@ check_trunk(const struct store_trunk *t)
 	    TX_EMPTY | TX_SPACE, "trunk outgoing realm")) != 0 ||
 	    (r = check_text(t->out_user, sizeof(t->out_user), TX_EMPTY,
 	    "trunk outgoing user")) != 0 ||
-	    (r = check_sealed(t->out_secret, "trunk outgoing secret")) != 0)
+	    (r = check_sealed(t->out_secret, "trunk outgoing secret")) != 0 ||
+	    (r = check_algs(t->digest_algs, sizeof(t->digest_algs), 1,
+	    "trunk digest algorithms")) != 0 ||
+	    (r = check_algs(t->out_min_alg, sizeof(t->out_min_alg), 0,
+	    "trunk minimum outgoing algorithm")) != 0)
 		return r;
 	if (t->port < 0 || t->port > 65535 ||
 	    t->transport < STORE_TP_UDP || t->transport > STORE_TP_TLS ||
@@ -2557,11 +2603,11 @@ store_trunk_put(struct store *s, const struct store_trunk *t)
 	if ((st = stmt(s, ST_TRUNK_PUT)) == NULL)
 		r = UC_ERR_IO;
 	else
-		r = st_exec(s, st, bind_args(st, "ttiiiiititttt", t->name,
+		r = st_exec(s, st, bind_args(st, "ttiiiiititttttt", t->name,
 		    t->peer, t->port, t->transport, t->secmode, t->digest,
 		    t->nonce_validity, t->x509_subject, t->flags, t->prefix,
-		    t->out_realm, t->out_user, t->out_secret), NULL,
-		    "put trunk", t->name);
+		    t->out_realm, t->out_user, t->out_secret, t->digest_algs,
+		    t->out_min_alg), NULL, "put trunk", t->name);
 	return tx_end(s, r);
 }
 
@@ -2580,7 +2626,11 @@ trunk_row(struct store *s, sqlite3_stmt *st, struct store_trunk *t)
 	    sizeof(t->out_realm))) != 0 ||
 	    (r = col_text(s, st, 11, t->out_user, sizeof(t->out_user))) != 0 ||
 	    (r = col_text(s, st, 12, t->out_secret,
-	    sizeof(t->out_secret))) != 0)
+	    sizeof(t->out_secret))) != 0 ||
+	    (r = col_text(s, st, 13, t->digest_algs,
+	    sizeof(t->digest_algs))) != 0 ||
+	    (r = col_text(s, st, 14, t->out_min_alg,
+	    sizeof(t->out_min_alg))) != 0)
 		return r;
 	t->port = sqlite3_column_int(st, 2);
 	t->transport = sqlite3_column_int(st, 3);
@@ -2653,6 +2703,29 @@ store_trunk_list(struct store *s,
 
 	return walk(s, "SELECT " TRUNK_COLS " FROM trunks ORDER BY name",
 	    trunk_emit, &w, "list trunks");
+}
+
+/*
+ * SQLite's data_version: it changes when another connection commits to
+ * the file (our own commits leave it alone, but callers cache what
+ * others change).  Reads only this connection's state: no disk I/O
+ * outside a transaction beyond the WAL index check.  0 on error (a
+ * real data_version is never 0).
+ */
+uint64_t
+store_generation(struct store *s)
+{
+	sqlite3_stmt	*st;
+	uint64_t	 v = 0;
+
+	if (s == NULL || (st = stmt(s, ST_DATA_VERSION)) == NULL)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		sqlerr(s, "reading the data version");
+	sqlite3_reset(st);
+	return v;
 }
 
 /* Fields of a registration row. */

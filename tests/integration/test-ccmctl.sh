@@ -3,8 +3,10 @@
 # file, standard input and a terminal (HA1 sealed: neither the password
 # nor the HA1 is anywhere in the database), the secret key created 0600
 # and refused when others may read it, trunks with sealed outgoing
-# credentials, registrations, a version 1 store migrated, and every
-# refusal as one line with a non-zero exit.
+# credentials, per-device and per-trunk digest algorithm lists, a bulk
+# CSV import (1000 rows in one transaction, a bad line or a 0644 file
+# changes nothing), registrations, a version 1 store migrated, and
+# every refusal as one line with a non-zero exit.
 . "$(dirname "$0")/lib.sh"
 need sqlite3 python3 script
 CM=$UCSEC_BIN/ccmctl
@@ -123,7 +125,8 @@ grep -q "^Digest user: *alice$" show.txt || fail "show digest user"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 assert d == {"name": "SEP0011223344AA", "protocol": "sip",
     "security": "authenticated", "extension": "1002", "digest_user": None,
-    "presence_group": "Sales floor", "certificates": 0}, d' show.json ||
+    "presence_group": "Sales floor", "digest_algorithms": None,
+    "certificates": 0}, d' show.json ||
     fail "device show --json values"
 # set changes only what it is given
 "$CM" device set SEP0011223344AA --security encrypted --digest-user bob \
@@ -148,6 +151,40 @@ assert json.load(sys.stdin)["extension"] is None' || fail "cleared extension"
 expect_fail "$CM" device set SEP0099887766AA --security encrypted
 grep -q "no such device" err || fail "set unknown device: $(cat err)"
 ok "device add, set, show, list (text and JSON); unique extensions"
+
+# --- per-device challenge algorithms (baresip answers MD5 only)
+"$CM" device set SEP0011223344AA --digest-algorithms md5 >out ||
+    fail "device set --digest-algorithms"
+grep -q "challenged with MD5)" out || fail "set output: $(cat out)"
+"$CM" device show SEP0011223344AA >show.txt || fail "show algs"
+grep -q "^Challenge algs: *MD5$" show.txt || fail "show algs: $(cat show.txt)"
+"$CM" device add SEP0011223344DD --protocol sip --security nonsecure \
+    --extension 1005 --digest-algorithms ' SHA-256 , md5' >/dev/null ||
+    fail "device add --digest-algorithms"
+[ "$(sqlite3 "$DB" "select digest_algs from devices where name =
+    'SEP0011223344DD'")" = "SHA-256,MD5" ] || fail "algorithms not canonical"
+"$CM" device show SEP0011223344DD --json | python3 -c 'import json,sys
+assert json.load(sys.stdin)["digest_algorithms"] == ["SHA-256", "MD5"]' ||
+    fail "show --json algorithms"
+"$CM" device list >list.txt || fail "device list"
+grep -q "^SEP0011223344DD .* SHA-256,MD5 " list.txt || fail "list: $(cat list.txt)"
+for bad in MD5-sess SHA-1 "MD5,md5" "MD5," ",MD5" "SHA-256;MD5"; do
+	expect_fail "$CM" device set SEP0011223344DD --digest-algorithms "$bad"
+	grep -q "digest-algorithms" err || fail "bad list $bad: $(cat err)"
+done
+"$CM" device set SEP0011223344DD --digest-algorithms "MD5,md5" 2>err &&
+    fail "duplicate algorithm accepted"
+grep -q "MD5 twice" err || fail "duplicate: $(cat err)"
+"$CM" device set SEP0011223344DD --digest-algorithms default >/dev/null ||
+    fail "--digest-algorithms default"
+[ -z "$(sqlite3 "$DB" "select digest_algs from devices where name =
+    'SEP0011223344DD'")" ] || fail "default did not clear"
+"$CM" device set SEP0011223344AA --digest-algorithms "" >/dev/null ||
+    fail "--digest-algorithms ''"
+"$CM" device show SEP0011223344AA --json | python3 -c 'import json,sys
+assert json.load(sys.stdin)["digest_algorithms"] is None' || fail "'' kept"
+"$CM" device remove SEP0011223344DD >/dev/null || fail "remove DD"
+ok "device --digest-algorithms: canonical, validated, cleared by default"
 
 # --- a device with CAPF records needs --force to go
 "$CC" add SEP0011223344BB --op fetch --auth none >/dev/null ||
@@ -303,6 +340,7 @@ assert k["out_password_set"] is True, k
 assert p["port"] == 5060 and p["security"] == "nonsecure", p
 assert p["out_password_set"] is False and p["out_user"] is None, p
 assert s["peer"] == "::1" and s["port"] == 5080, s
+assert k["digest_algorithms"] is None and k["out_min_algorithm"] == "MD5", k
 assert all("out_secret" not in t for t in d), d' trunks.json ||
     fail "trunk list --json values"
 "$CM" trunk list >trunks.txt || fail "trunk list"
@@ -336,12 +374,130 @@ expect_fail "$CM" trunk add t2 --peer 127.0.0.1 --transport udp \
     --allow everything
 expect_fail "$CM" trunk set t2 --digest
 grep -q "no such trunk" err || fail "set unknown trunk: $(cat err)"
+# challenge algorithms for the peer, the weakest one we answer with
+"$CM" trunk add t3 --peer 127.0.0.1:5090 --transport udp --digest \
+    --digest-algorithms MD5 --out-min-algorithm sha-256 >/dev/null ||
+    fail "trunk add --digest-algorithms --out-min-algorithm"
+"$CM" trunk show t3 --json | python3 -c 'import json,sys
+t = json.load(sys.stdin)
+assert t["digest_algorithms"] == ["MD5"], t
+assert t["out_min_algorithm"] == "SHA-256", t' || fail "trunk algs JSON"
+"$CM" trunk show t3 >show.txt || fail "trunk show t3"
+grep -q "^Challenge algs: *MD5$" show.txt || fail "trunk show: $(cat show.txt)"
+grep -q "^Out min alg: *SHA-256$" show.txt || fail "trunk show: $(cat show.txt)"
+"$CM" trunk list >trunks.txt || fail "trunk list"
+grep -q "^t3 .* MD5 " trunks.txt || fail "trunk list: $(cat trunks.txt)"
+"$CM" trunk set t3 --digest-algorithms SHA-512-256,SHA-256 \
+    --out-min-algorithm default >/dev/null || fail "trunk set algs"
+[ "$(sqlite3 "$DB" "select digest_algs || '/' || out_min_alg from trunks
+    where name = 't3'")" = "SHA-512-256,SHA-256/" ] || fail "trunk set algs values"
+expect_fail "$CM" trunk set t3 --out-min-algorithm SHA-256-sess
+expect_fail "$CM" trunk set t3 --out-min-algorithm MD5,SHA-256
+expect_fail "$CM" trunk set t3 --digest-algorithms SHA-256,sha-256
+expect_usage "$CM" device set SEP001122334455 --out-min-algorithm MD5
+"$CM" trunk remove t3 >/dev/null || fail "trunk remove t3"
 expect_fail "$CM" trunk set kam --out-user ccm
 grep -q "needs --out-realm" err || fail "out-user without realm: $(cat err)"
 "$CM" trunk remove plain >/dev/null || fail "trunk remove"
 expect_fail "$CM" trunk remove plain
 no_secret "$PW1" "$PW2" "$PW3" "$PW4"
 ok "trunk add, set, show, list, remove; outgoing password sealed"
+
+# --- import: 1000 devices with digest users in one transaction
+mkcsv() {	# mkcsv FILE N [BAD_LINE]: header + N rows; BAD_LINE spoils one
+	python3 - "$@" <<'PYEOF'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+bad = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+rows = ["device,protocol,security,extension,digest_user,password,realm,"
+    "digest_algorithms,presence_group"]
+for i in range(n):
+    rows.append("SEPC0FFEE%06d,sip,%s,%d,imp%d,imp-pw-%d-zq,ccmsipline,%s,%s"
+        % (i, ["encrypted", "authenticated", "nonsecure"][i % 3], 50000 + i,
+           i, i, "MD5" if i % 2 else "", '"Floor, %d"' % (i % 4)))
+if bad:
+    rows[bad - 1] = rows[bad - 1].replace(",sip,", ",h323,")
+open(path, "w").write("\n".join(rows) + "\n")
+PYEOF
+	chmod 600 "$1"
+}
+ndev=$(sqlite3 "$DB" "select count(*) from devices")
+nusr=$(sqlite3 "$DB" "select count(*) from digest_users")
+mkcsv imp.csv 1000
+"$CM" --secret-key "$KEY" import imp.csv >out || fail "import: $(cat out)"
+grep -Eq "^imp.csv: imported 1000 devices \(1000 new, 0 updated\) and 1000 digest users \(1000 new, 0 updated\) in [0-9.]+ s \([0-9]+ rows/s\)$" out ||
+    fail "import output: $(cat out)"
+[ "$(sqlite3 "$DB" "select count(*) from devices")" -eq $((ndev + 1000)) ] ||
+    fail "import device count"
+[ "$(sqlite3 "$DB" "select count(*) from digest_users")" -eq $((nusr + 1000)) ] ||
+    fail "import user count"
+"$CM" device show SEPC0FFEE000007 --json | python3 -c 'import json,sys
+d = json.load(sys.stdin)
+assert d["security"] == "authenticated" and d["extension"] == "50007", d
+assert d["digest_user"] == "imp7" and d["digest_algorithms"] == ["MD5"], d
+assert d["presence_group"] == "Floor, 3", d' || fail "imported device values"
+sqlite3 "$DB" "select ha1_md5, ha1_sha256, ha1_sha512_256 from digest_users
+    where username like 'imp%'" | grep -v '^s1:[A-Za-z0-9+/=]*|s1:[A-Za-z0-9+/=]*|s1:[A-Za-z0-9+/=]*$' &&
+    fail "imported HA1 not sealed (all three algorithms)"
+no_secret imp-pw-7-zq imp-pw-999-zq "$(ha1 MD5 imp7 ccmsipline imp-pw-7-zq)" \
+    "$(ha1 SHA-256 imp7 ccmsipline imp-pw-7-zq)"
+# Re-import: devices and users updated; a user's feature flags stay.
+"$CM" user set imp5 --realm ccmsipline --allow presence >/dev/null ||
+    fail "user set imp5"
+old=$(sqlite3 "$DB" "select ha1_md5 from digest_users where username = 'imp5'")
+"$CM" --secret-key "$KEY" import imp.csv >out || fail "re-import"
+grep -q "(0 new, 1000 updated) and 1000 digest users (0 new, 1000 updated)" out ||
+    fail "re-import output: $(cat out)"
+[ "$(sqlite3 "$DB" "select flags from digest_users where username = 'imp5'")" \
+    = 8 ] || fail "re-import lost the user's flags"
+[ "$(sqlite3 "$DB" "select ha1_md5 from digest_users where username = 'imp5'")" \
+    != "$old" ] || fail "re-import did not reseal"
+ok "import 1000 rows: devices, sealed HA1 for every algorithm, re-import"
+
+# --- import is all or nothing, and refuses a file others may read
+snap() { sqlite3 "$DB" "select group_concat(name || extension || digest_user ||
+    secmode || digest_algs, ';') from devices; select group_concat(username
+    || ha1_md5, ';') from digest_users"; }
+before=$(snap)
+mkcsv bad.csv 1000 1001
+sed -i 's/,imp-pw-/,new-pw-/; s/,50000,/,60000,/' bad.csv
+expect_fail "$CM" --secret-key "$KEY" import bad.csv
+grep -q "bad.csv: line 1001: unknown device protocol \"h323\"" err ||
+    fail "bad line: $(cat err)"
+[ "$(snap)" = "$before" ] || fail "a bad last line left rows behind"
+# A line the store refuses (an extension another device has) rolls
+# back the lines written before it in the same transaction.
+mkcsv clash.csv 3
+printf 'SEPC0FFEEAAAAAA,sip,nonsecure,1001,,,,,\n' >>clash.csv
+sed -i 's/,5000\([0-9]\),/,7000\1,/; s/SEPC0FFEE00/SEPC0FFEEBB/' clash.csv
+expect_fail "$CM" --secret-key "$KEY" import clash.csv
+grep -q "clash.csv: line 5: .*extension 1001 is already the line of device SEP001122334455" err ||
+    fail "store refusal: $(cat err)"
+[ "$(snap)" = "$before" ] || fail "a refused line left earlier lines behind"
+# Duplicates inside the file, a missing header, a password without a user
+mkcsv dup.csv 3
+sed -n 3p dup.csv >>dup.csv
+expect_fail "$CM" --secret-key "$KEY" import dup.csv
+grep -q "line 5: device SEPC0FFEE000001 already on line 3" err ||
+    fail "duplicate device: $(cat err)"
+tail -n +2 imp.csv >nohdr.csv; chmod 600 nohdr.csv
+expect_fail "$CM" --secret-key "$KEY" import nohdr.csv
+grep -q "line 1: .* is not a column" err || fail "no header: $(cat err)"
+printf 'device,protocol,security,extension,digest_user,password,realm\nSEPC0FFEECCCCCC,sip,nonsecure,7777,,secret-zz,r\n' >nouser.csv
+chmod 600 nouser.csv
+expect_fail "$CM" --secret-key "$KEY" import nouser.csv
+grep -q "line 2: a password needs a digest_user" err || fail "$(cat err)"
+# 0644: refused before anything is read or written, and said why
+mkcsv loose.csv 5
+chmod 644 loose.csv
+expect_fail "$CM" --secret-key "$KEY" import loose.csv
+grep -q "loose.csv: mode 0644: the file holds passwords.*chmod 600" err ||
+    fail "0644 file: $(cat err)"
+chmod 640 loose.csv
+expect_fail "$CM" --secret-key "$KEY" import loose.csv
+[ "$(snap)" = "$before" ] || fail "a refused file changed the store"
+no_secret new-pw-5-zq secret-zz
+ok "import: a bad line or a refused row rolls back all; 0644 refused"
 
 # --- registrations: ccmd writes them; ccmctl lists them
 "$CM" list registrations >regs.txt || fail "list registrations"
@@ -402,7 +558,8 @@ chmod 600 "$V1"
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1]))
 assert d == [{"name": "SEP00AABBCCDDEE", "protocol": "sip",
     "security": "authenticated", "extension": None, "digest_user": None,
-    "presence_group": "Standard"}], d' v1.json || fail "v1 device values"
+    "presence_group": "Standard", "digest_algorithms": None}], d' v1.json ||
+    fail "v1 device values"
 [ "$(sqlite3 "$V1" "PRAGMA user_version")" = 2 ] || fail "v1 not migrated"
 "$CM" --db "$V1" device set SEP00AABBCCDDEE --extension 2001 >/dev/null ||
     fail "device set on a migrated store"

@@ -4,8 +4,12 @@
  * 3.9.1, plus vectors computed with Python's hashlib/hmac (an
  * independent implementation) for sess, auth-int, legacy and
  * SHA-512-256 responses; header value parsing and formatting with every
- * error path; nonce MAC checks; the nonce-count table.
+ * error path; nonce MAC checks; the nonce-count table, both the old
+ * interface (full = NC_FULL) and nc_table_use (evict the oldest, a
+ * watermark refuses what may have been dropped: never full, never a
+ * replay); algorithm preference lists; a nonce's time without its key.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -358,6 +362,74 @@ test_nonce_tampering_and_malformed_refused(void)
 				accepted++;
 		}
 	CU_ASSERT_EQUAL(accepted, 0);
+}
+
+/* The time of a nonce without its key: any MAC, only well-formed ones. */
+static void
+test_nonce_time_without_key(void)
+{
+	char	 n[DIGEST_NONCE_LEN + 1];
+	int64_t	 ts = 1;
+
+	CU_ASSERT_EQUAL(digest_nonce_time(N256, &ts), 0);
+	CU_ASSERT_EQUAL(ts, TS);
+	CU_ASSERT_EQUAL(digest_nonce_time(NMD5, &ts), 0);
+	CU_ASSERT_EQUAL(ts, TS);
+	/* A MAC that does not verify under any key: the time still reads. */
+	memcpy(n, N256, sizeof(n));
+	n[30] = n[30] == 'A' ? 'B' : 'A';
+	CU_ASSERT_EQUAL(digest_nonce_time(n, &ts), 0);
+	CU_ASSERT_EQUAL(ts, TS);
+	UNIT_FAILS(digest_nonce_check(key00, n, REALM, DIGEST_SHA256, 0, &ts),
+	    UC_ERR_SIGNATURE, NULL);
+	UNIT_FAILS(digest_nonce_time("", &ts), UC_ERR_SIGNATURE, NULL);
+	CU_ASSERT_EQUAL(ts, 0);
+	UNIT_FAILS(digest_nonce_time(N256 "A", &ts), UC_ERR_SIGNATURE, NULL);
+	UNIT_FAILS(digest_nonce_time("AAAAAGdFAwDzqbTix9GAVkxeL1naqTqygWccVX3chd1",
+	    &ts), UC_ERR_SIGNATURE, NULL);
+	UNIT_FAILS(digest_nonce_time("AAAAAGdFAwDzqbTix9GAVkxeL1naqTqygWccVX3ch+0",
+	    &ts), UC_ERR_SIGNATURE, NULL);
+	UNIT_FAILS(digest_nonce_time(NULL, &ts), UC_ERR_SIGNATURE, NULL);
+}
+
+/* ---- algorithm lists ------------------------------------------------- */
+
+static void
+test_alg_list_parse(void)
+{
+	static const char *const bad[] = {
+		"MD5,", ",MD5", "MD5,,SHA-256", " , ", "MD5-sess",
+		"SHA-256-sess,MD5", "SHA-1", "MD5,md5", "MD5 SHA-256",
+		"MD5;SHA-256", "SHA-256,MD5,SHA-256", "MD5\n", "\"MD5\"",
+	};
+	int	 o[DIGEST_ALG__MAX];
+	size_t	 n = 9, i;
+
+	CU_ASSERT_EQUAL(digest_alg_list_parse("SHA-256, MD5", o, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_EQUAL(o[0], DIGEST_SHA256);
+	CU_ASSERT_EQUAL(o[1], DIGEST_MD5);
+	CU_ASSERT_EQUAL(digest_alg_list_parse("MD5", o, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(o[0], DIGEST_MD5);
+	CU_ASSERT_EQUAL(digest_alg_list_parse(" sha-512-256,SHA-256 ,\tmd5 ",
+	    o, &n), 0);
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	CU_ASSERT_EQUAL(o[0], DIGEST_SHA512_256);
+	CU_ASSERT_EQUAL(o[1], DIGEST_SHA256);
+	CU_ASSERT_EQUAL(o[2], DIGEST_MD5);
+	n = 9;
+	CU_ASSERT_EQUAL(digest_alg_list_parse("", o, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	CU_ASSERT_EQUAL(digest_alg_list_parse(" \t", o, &n), 0);
+	CU_ASSERT_EQUAL(n, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		UNIT_FAILS(digest_alg_list_parse(bad[i], o, &n), UC_ERR_ARG,
+		    NULL);
+		CU_ASSERT(n <= DIGEST_ALG__MAX);
+	}
+	UNIT_FAILS(digest_alg_list_parse(NULL, o, &n), UC_ERR_ARG, NULL);
+	CU_ASSERT_EQUAL(n, 0);
 }
 
 /* ---- Authorization values -------------------------------------------- */
@@ -936,6 +1008,166 @@ test_nc_table_scales(void)
 	nc_table_free(t);
 }
 
+/* ---- nc_table_use: evict the oldest, watermark ---------------------- */
+
+static void
+test_nc_use_basics(void)
+{
+	struct nc_table	*t;
+
+	if ((t = nc_table_new(8)) == NULL)
+		CU_FAIL_FATAL("nc_table_new");
+	CU_ASSERT_EQUAL(nc_table_watermark(t), INT64_MIN);
+	CU_ASSERT_EQUAL(nc_table_use(t, N256, 1, 90, 100, 690), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, N256, 1, 90, 101, 690), NC_REPLAY);
+	CU_ASSERT_EQUAL(nc_table_use(t, N256, 3, 90, 101, 690), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, N256, 2, 90, 101, 690), NC_REPLAY);
+	/* legacy single use: nc 1 once */
+	CU_ASSERT_EQUAL(nc_table_use(t, NMD5, 1, 95, 101, 695), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, NMD5, 1, 95, 102, 695), NC_REPLAY);
+	/* nc 0, too long, NULL: never; expired at first use: stale */
+	CU_ASSERT_EQUAL(nc_table_use(t, "fresh", 0, 100, 102, 700), NC_REPLAY);
+	CU_ASSERT_EQUAL(nc_table_use(t, N256 "x", 1, 100, 102, 700),
+	    NC_REPLAY);
+	CU_ASSERT_EQUAL(nc_table_use(NULL, "x", 1, 100, 102, 700), NC_REPLAY);
+	CU_ASSERT_EQUAL(nc_table_use(t, "fresh", 1, 0, 102, 100), NC_STALE);
+	CU_ASSERT_EQUAL(nc_table_use(t, "fresh", 1, INT64_MIN, 102, 700),
+	    NC_STALE);
+	CU_ASSERT_EQUAL(nc_table_count(t), 2);
+	/* nothing was dropped yet */
+	CU_ASSERT_EQUAL(nc_table_watermark(t), INT64_MIN);
+	nc_table_free(t);
+}
+
+static void
+test_nc_use_full_evicts_oldest(void)
+{
+	struct nc_table	*t;
+
+	if ((t = nc_table_new(4)) == NULL)
+		CU_FAIL_FATAL("nc_table_new");
+	/* (ts, expiry): the one that expires first goes first */
+	CU_ASSERT_EQUAL(nc_table_use(t, "a", 1, 100, 200, 700), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, "b", 1, 10, 200, 610), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, "c", 1, 50, 200, 650), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, "d", 1, 190, 200, 790), NC_OK);
+	/* full of live entries: "e" is still a first use; "b" goes */
+	CU_ASSERT_EQUAL(nc_table_use(t, "e", 1, 195, 220, 795), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_count(t), 4);
+	CU_ASSERT_EQUAL(nc_table_watermark(t), 10);
+	/* "b" again, any nc: it may have been used, so stale, never OK */
+	CU_ASSERT_EQUAL(nc_table_use(t, "b", 2, 10, 221, 610), NC_STALE);
+	CU_ASSERT_EQUAL(nc_table_use(t, "b", 1, 10, 221, 610), NC_STALE);
+	/* an unseen nonce at or below the watermark: stale too */
+	CU_ASSERT_EQUAL(nc_table_use(t, "old", 1, 5, 221, 605), NC_STALE);
+	CU_ASSERT_EQUAL(nc_table_use(t, "old10", 1, 10, 221, 610), NC_STALE);
+	/* above it: a first use (evicts "c", watermark 50) */
+	CU_ASSERT_EQUAL(nc_table_use(t, "f", 1, 11, 221, 611), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_watermark(t), 50);
+	CU_ASSERT_EQUAL(nc_table_use(t, "c", 2, 50, 222, 650), NC_STALE);
+	/* entries still held keep working, whatever the watermark */
+	CU_ASSERT_EQUAL(nc_table_use(t, "f", 2, 11, 222, 611), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, "f", 2, 11, 222, 611), NC_REPLAY);
+	CU_ASSERT_EQUAL(nc_table_use(t, "a", 2, 100, 222, 700), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, "a", 1, 100, 222, 700), NC_REPLAY);
+	CU_ASSERT_EQUAL(nc_table_count(t), 4);
+	nc_table_free(t);
+}
+
+/* Dropping at expiry raises the watermark too: a longer validity or a
+   clock stepped back cannot revive a used nonce. */
+static void
+test_nc_use_expiry_raises_watermark(void)
+{
+	struct nc_table	*t;
+
+	if ((t = nc_table_new(16)) == NULL)
+		CU_FAIL_FATAL("nc_table_new");
+	CU_ASSERT_EQUAL(nc_table_use(t, "x", 1, 100, 100, 700), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_use(t, "y", 1, 650, 700, 1250), NC_OK);
+	CU_ASSERT_EQUAL(nc_table_count(t), 1);	/* "x" expired at 700 */
+	CU_ASSERT_EQUAL(nc_table_watermark(t), 100);
+	/* validity raised to 3600, or the clock went back to 500 */
+	CU_ASSERT_EQUAL(nc_table_use(t, "x", 1, 100, 701, 3700), NC_STALE);
+	CU_ASSERT_EQUAL(nc_table_use(t, "x", 2, 100, 500, 700), NC_STALE);
+	CU_ASSERT_EQUAL(nc_table_use(t, "y", 1, 650, 500, 1250), NC_REPLAY);
+	/* an entry found expired on lookup: dropped, then stale */
+	CU_ASSERT_EQUAL(nc_table_use(t, "y", 2, 650, 1250, 1900), NC_STALE);
+	CU_ASSERT_EQUAL(nc_table_watermark(t), 650);
+	nc_table_free(t);
+}
+
+/*
+ * Churn: 20,000 first uses (several per second, shuffled expiries)
+ * through a table of 64: every first use is accepted (never full), and
+ * afterwards no nonce, old or recent, can be used again with nc 1.
+ */
+static void
+test_nc_use_never_full_never_replay(void)
+{
+	struct nc_table	*t;
+	char		 n[32];
+	int64_t		 ts, now;
+	int		 i, blocked = 0, replayed = 0, r;
+
+	if ((t = nc_table_new(64)) == NULL)
+		CU_FAIL_FATAL("nc_table_new");
+	for (i = 0; i < 20000; i++) {
+		snprintf(n, sizeof(n), "n%d", i);
+		ts = 1000 + i / 7;
+		now = ts + i % 3;
+		if (nc_table_use(t, n, 1, ts, now, ts + 600 + i % 11) != NC_OK)
+			blocked++;
+		/* an earlier nonce replayed now and then, while it happens */
+		if (i % 5 == 0 && i - 1 - i % 97 >= 0) {
+			snprintf(n, sizeof(n), "n%d", i - 1 - i % 97);
+			ts = 1000 + (i - 1 - i % 97) / 7;
+			r = nc_table_use(t, n, 1, ts, now, ts + 600);
+			if (r == NC_OK)
+				replayed++;
+		}
+	}
+	CU_ASSERT_EQUAL(blocked, 0);
+	CU_ASSERT(nc_table_count(t) <= 64);
+	now = 1000 + 20000 / 7;
+	for (i = 0; i < 20000; i++) {
+		snprintf(n, sizeof(n), "n%d", i);
+		ts = 1000 + i / 7;
+		if (nc_table_use(t, n, 1, ts, now, ts + 600 + i % 11) == NC_OK)
+			replayed++;
+	}
+	CU_ASSERT_EQUAL(replayed, 0);
+	nc_table_free(t);
+}
+
+/* 65,536 entries, 200,000 logins inside one validity: fast, none refused. */
+static void
+test_nc_use_scales_past_full(void)
+{
+	struct nc_table	*t;
+	char		 n[DIGEST_NONCE_LEN + 1];
+	double		 t0;
+	int		 i, bad = 0;
+
+	if ((t = nc_table_new(65536)) == NULL)
+		CU_FAIL_FATAL("nc_table_new");
+	t0 = mono();
+	for (i = 0; i < 200000; i++) {
+		snprintf(n, sizeof(n), "AAAAAGdFAwD%08dxL1naqTqygWccVX3chd0",
+		    i);
+		if (nc_table_use(t, n, 1, 1000 + i / 1000, 1000 + i / 1000,
+		    1600 + i / 1000) != NC_OK)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(nc_table_count(t), 65536);
+	/* the watermark trails the newest by about a table's worth */
+	CU_ASSERT(nc_table_watermark(t) >= 1000 + (200000 - 65536) / 1000 - 1);
+	CU_ASSERT(nc_table_watermark(t) < 1000 + 200000 / 1000);
+	CU_ASSERT(mono() - t0 < 2.0);
+	nc_table_free(t);
+}
+
 static const struct unit_test	 tests[] = {
 	{ "HA1 matches the spec vectors (MD5, SHA-256, SHA-512-256)",
 	  test_ha1_matches_spec_vectors },
@@ -972,6 +1204,17 @@ static const struct unit_test	 tests[] = {
 	{ "nc table full, then expiry frees room",
 	  test_nc_table_full_then_expiry_frees },
 	{ "nc table holds 100k nonces quickly", test_nc_table_scales },
+	{ "nonce time reads without the key", test_nonce_time_without_key },
+	{ "algorithm preference lists parse strictly", test_alg_list_parse },
+	{ "nc use: counts, replays, stale at first use", test_nc_use_basics },
+	{ "nc use: full evicts the oldest, watermark refuses it",
+	  test_nc_use_full_evicts_oldest },
+	{ "nc use: expiry raises the watermark",
+	  test_nc_use_expiry_raises_watermark },
+	{ "nc use: never full, never a replay under churn",
+	  test_nc_use_never_full_never_replay },
+	{ "nc use: 200k logins through 65,536 entries quickly",
+	  test_nc_use_scales_past_full },
 	{ NULL, NULL }
 };
 

@@ -154,10 +154,16 @@ test_which_crypto_lines_are_kept(void)
 	    "a=crypto:4 AEAD_AES_128_GCM inline:" KEYG "\r\n"
 	    "a=crypto:5 AES_CM_128_HMAC_SHA1_32 inline:" KEY2 "|2^31 WSH=64\r\n"
 	    "a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:" KEY1 "\r\n"
-	    "a=crypto:garbage\r\n", &info), 0);
-	/* MKI, wrong length, duplicate tag, garbage: bad; F8: skipped. */
+	    "a=crypto:garbage\r\n"
+	    "a=crypto:6 AES_CM_128_HMAC_SHA1_80 inline:" KEY1 " KDR=1\r\n"
+	    "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:" KEY1
+	    " WSH=64 UNENCRYPTED_SRTP\r\n", &info), 0);
+	/*
+	 * MKI, wrong length, duplicate tag, garbage, a session parameter
+	 * other than WSH: bad; F8: skipped.
+	 */
 	CU_ASSERT_EQUAL(info.media[0].ncrypto, 2);
-	CU_ASSERT_EQUAL(info.media[0].bad_crypto, 4);
+	CU_ASSERT_EQUAL(info.media[0].bad_crypto, 6);
 	CU_ASSERT(info.media[0].crypto[0].tag == 4 &&
 	    info.media[0].crypto[0].suite == SUITE_AEAD_AES_128_GCM);
 	CU_ASSERT(info.media[0].crypto[1].tag == 5 &&
@@ -261,6 +267,63 @@ test_rewrite_pass_is_an_exact_copy(void)
 	CU_ASSERT(out == NULL && n == 0);
 	UNIT_FAILS(sdp_rewrite(BODY(spec_offer), 7, &out, &n), UC_ERR_ARG,
 	    "mode");
+}
+
+static void
+test_rewrite_pass_drops_lines_phones_reject(void)
+{
+	static const char	 body[] =
+	    HEAD
+	    "a=crypto:9 AES_CM_128_HMAC_SHA1_80 inline:" KEY1 "\r\n"
+	    "m=audio 24580 RTP/SAVP 0\r\n"
+	    "a=rtpmap:0 PCMU/8000\r\n"
+	    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY1 "|2^20|1:4\r\n"
+	    "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:" KEYG "\r\n"
+	    "a=crypto:3 F8_128_HMAC_SHA1_80 inline:" KEY1 "\r\n"
+	    "a=crypto:4 AES_CM_128_HMAC_SHA1_32 inline:" KEY2 " KDR=2\r\n"
+	    "a=crypto:5 AES_CM_128_HMAC_SHA1_32 inline:" KEY2 "|2^31 WSH=64\r\n"
+	    "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:" KEY1 "\r\n"
+	    "a=crypto-x:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY1 "\r\n"
+	    "a=CRYPTO:6 AEAD_AES_128_GCM inline:" KEYG "\r\n"
+	    "a=sendrecv\r\n"
+	    "m=video 24582 RTP/SAVP 96\r\n"
+	    "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:" KEYA "\n"
+	    "a=crypto:garbage\r"
+	    "a=rtpmap:96 H264/90000\r\n";
+	static const char	 want[] =
+	    HEAD
+	    "m=audio 24580 RTP/SAVP 0\r\n"
+	    "a=rtpmap:0 PCMU/8000\r\n"
+	    "a=crypto:5 AES_CM_128_HMAC_SHA1_32 inline:" KEY2 "|2^31 WSH=64\r\n"
+	    "a=CRYPTO:6 AEAD_AES_128_GCM inline:" KEYG "\r\n"
+	    "a=sendrecv\r\n"
+	    "m=video 24582 RTP/SAVP 96\r\n"
+	    "a=crypto:5 AES_CM_128_HMAC_SHA1_80 inline:" KEYA "\n"
+	    "a=rtpmap:96 H264/90000\r\n";
+	struct sdp_info		 info;
+	char			*out = NULL;
+	size_t			 n = 0;
+
+	CU_ASSERT_EQUAL_FATAL(sdp_rewrite(BODY(body), SDP_PASS, &out, &n), 0);
+	CU_ASSERT_EQUAL(n, strlen(out));
+	CU_ASSERT_STRING_EQUAL(out, want);
+	/* What is left is all usable. */
+	CU_ASSERT_EQUAL_FATAL(sdp_inspect(out, n, &info), 0);
+	CU_ASSERT(info.nmedia == 2 && info.media[0].ncrypto == 2 &&
+	    info.media[0].bad_crypto == 0 && info.media[1].ncrypto == 1 &&
+	    info.media[1].bad_crypto == 0);
+	sdp_info_clear(&info);
+	free(out);
+	/* The same rewrite again changes nothing. */
+	CU_ASSERT_EQUAL_FATAL(sdp_rewrite(BODY(want), SDP_PASS, &out, &n), 0);
+	CU_ASSERT(n == sizeof(want) - 1 && memcmp(out, want, n) == 0);
+	free(out);
+	/* A body without a line end after the last line. */
+	CU_ASSERT_EQUAL_FATAL(sdp_rewrite(BODY(HEAD "m=audio 5 RTP/SAVP 0\r\n"
+	    "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY1 "|1:4"), SDP_PASS,
+	    &out, &n), 0);
+	CU_ASSERT_STRING_EQUAL(out, HEAD "m=audio 5 RTP/SAVP 0\r\n");
+	free(out);
 }
 
 static void
@@ -467,6 +530,8 @@ static const struct unit_test tests[] = {
 	{ "LF-only and unterminated bodies parse",
 	    test_lf_only_and_unterminated_bodies_parse },
 	{ "rewrite PASS is an exact copy", test_rewrite_pass_is_an_exact_copy },
+	{ "rewrite PASS drops lines phones reject",
+	    test_rewrite_pass_drops_lines_phones_reject },
 	{ "rewrite STRIP removes keys and SAVP",
 	    test_rewrite_strip_removes_keys_and_savp },
 	{ "SRTP agreed and not agreed", test_srtp_agreed_and_not_agreed },

@@ -1218,6 +1218,67 @@ test_second_connection_sees_commits(void)
 	store_close(a);
 }
 
+/*
+ * store_generation moves when another connection commits; a read, a
+ * rolled-back bulk transaction and a failed write on the other side
+ * leave it alone.
+ */
+static void
+test_generation_moves_on_other_commits(void)
+{
+	struct store		*a, *b = NULL;
+	struct store_sipdev	 d;
+	char			 path[1024];
+	uint64_t		 g0, g1, g2;
+
+	if ((a = fresh("gen")) == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/gen.db", unit_tmpdir());
+	CU_ASSERT_EQUAL_FATAL(store_open(path, 0, &b), 0);
+	g0 = store_generation(a);
+	CU_ASSERT_NOT_EQUAL(g0, 0);
+	CU_ASSERT_EQUAL(store_generation(a), g0);
+	CU_ASSERT_EQUAL(store_sipdev_get(b, "SEPAAAAAAAAAAAA", &d),
+	    UC_ERR_NOTFOUND);
+	CU_ASSERT_EQUAL(store_generation(a), g0);
+
+	/* b commits: a's number moves (and stays put until the next). */
+	memset(&d, 0, sizeof(d));
+	snprintf(d.name, sizeof(d.name), "SEPAAAAAAAAAAAA");
+	snprintf(d.extension, sizeof(d.extension), "1001");
+	CU_ASSERT_EQUAL(store_sipdev_put(b, &d), 0);
+	g1 = store_generation(a);
+	CU_ASSERT_NOT_EQUAL(g1, 0);
+	CU_ASSERT_NOT_EQUAL(g1, g0);
+	CU_ASSERT_EQUAL(store_generation(a), g1);
+
+	/* Nothing committed on b: no change. */
+	CU_ASSERT_EQUAL(store_begin(b), 0);
+	CU_ASSERT_EQUAL(store_sipdev_put(b, &d), 0);
+	CU_ASSERT_EQUAL(store_rollback(b), 0);
+	snprintf(d.extension, sizeof(d.extension), "bad ext");
+	UNIT_FAILS(store_sipdev_put(b, &d), UC_ERR_ARG, "extension");
+	CU_ASSERT_EQUAL(store_generation(a), g1);
+
+	/* A bulk commit counts once it is committed. */
+	CU_ASSERT_EQUAL(store_begin(b), 0);
+	snprintf(d.extension, sizeof(d.extension), "1002");
+	CU_ASSERT_EQUAL(store_sipdev_put(b, &d), 0);
+	CU_ASSERT_EQUAL(store_generation(a), g1);
+	CU_ASSERT_EQUAL(store_commit(b), 0);
+	g2 = store_generation(a);
+	CU_ASSERT_NOT_EQUAL(g2, g1);
+	CU_ASSERT_EQUAL(store_sipdev_get(a, "SEPAAAAAAAAAAAA", &d), 0);
+	CU_ASSERT_STRING_EQUAL(d.extension, "1002");
+
+	/* A raw connection's commit (another process) counts too. */
+	CU_ASSERT_EQUAL(raw_exec(path, "UPDATE devices SET extension = "
+	    "'1003'"), 0);
+	CU_ASSERT_NOT_EQUAL(store_generation(a), g2);
+	store_close(b);
+	store_close(a);
+}
+
 static void
 test_bulk_rollback_and_failed_call_inside(void)
 {
@@ -1614,6 +1675,10 @@ test_migration_from_v1_keeps_rows(void)
 	CU_ASSERT_EQUAL(store_sipdev_get(s, "SEP001122334455", &sd), 0);
 	CU_ASSERT_STRING_EQUAL(sd.extension, "");
 	CU_ASSERT_STRING_EQUAL(sd.digest_user, "");
+	CU_ASSERT_STRING_EQUAL(sd.digest_algs, "");
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "SELECT count(*) FROM "
+	    "pragma_table_info('trunks') WHERE name IN ('digest_algs', "
+	    "'out_min_alg')"), "2");
 	CU_ASSERT_EQUAL(sd.secmode, STORE_SEC_ENCRYPTED);
 	snprintf(sd.extension, sizeof(sd.extension), "1001");
 	CU_ASSERT_EQUAL(store_sipdev_put(s, &sd), 0);
@@ -1678,6 +1743,7 @@ test_sipdev_put_get_and_unique_extension(void)
 	snprintf(path, sizeof(path), "%s/sipdev.db", unit_tmpdir());
 	sipdev_init(&d, "SEPAAAAAAAAAAAA", "1001", "alice");
 	snprintf(d.presence_group, sizeof(d.presence_group), "Sales floor");
+	snprintf(d.digest_algs, sizeof(d.digest_algs), "MD5");
 	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
 	CU_ASSERT_EQUAL(store_sipdev_get(s, d.name, &g), 0);
 	CU_ASSERT_EQUAL(memcmp(&d, &g, sizeof(d)), 0);
@@ -1710,6 +1776,18 @@ test_sipdev_put_get_and_unique_extension(void)
 	CU_ASSERT_STRING_EQUAL(g.digest_user, "alice2");
 	CU_ASSERT_EQUAL(g.secmode, STORE_SEC_AUTHENTICATED);
 	CU_ASSERT_STRING_EQUAL(g.presence_group, "");
+	CU_ASSERT_STRING_EQUAL(g.digest_algs, "");
+	/* The algorithm list round-trips and can be cleared again. */
+	snprintf(d.digest_algs, sizeof(d.digest_algs), "SHA-256,MD5");
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	CU_ASSERT_EQUAL(store_sipdev_by_ext(s, "1001", &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.digest_algs, "SHA-256,MD5");
+	CU_ASSERT_STRING_EQUAL(raw_text(path, "SELECT digest_algs FROM "
+	    "devices WHERE name = 'SEPAAAAAAAAAAAA'"), "SHA-256,MD5");
+	d.digest_algs[0] = '\0';
+	CU_ASSERT_EQUAL(store_sipdev_put(s, &d), 0);
+	CU_ASSERT_EQUAL(store_sipdev_get(s, d.name, &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.digest_algs, "");
 	/* The unique index holds even against a raw write. */
 	CU_ASSERT_NOT_EQUAL(raw_exec(path, "UPDATE devices SET extension = "
 	    "'1001' WHERE name = 'SEPBBBBBBBBBBBB'"), 0);
@@ -1760,6 +1838,12 @@ test_sipdev_put_get_and_unique_extension(void)
 	sipdev_init(&d, "SEP EEEE", "1005", "");
 	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "space");
 	sipdev_init(&d, "SEPEEEEEEEEEEEE", "1005", "");
+	snprintf(d.digest_algs, sizeof(d.digest_algs), "MD5;SHA-256");
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "digest algorithms");
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "1005", "");
+	memset(d.digest_algs, 'A', sizeof(d.digest_algs));
+	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "longer");
+	sipdev_init(&d, "SEPEEEEEEEEEEEE", "1005", "");
 	memset(d.extension, '1', sizeof(d.extension));
 	UNIT_FAILS(store_sipdev_put(s, &d), UC_ERR_ARG, "longer");
 	UNIT_FAILS(store_sipdev_get(s, "SEPEEEEEEEEEEEE", &g),
@@ -1769,6 +1853,74 @@ test_sipdev_put_get_and_unique_extension(void)
 	CU_ASSERT_EQUAL(store_device_del(s, "SEPCCCCCCCCCCCC"), 0);
 	UNIT_FAILS(store_sipdev_by_ext(s, "1001", &g), UC_ERR_NOTFOUND,
 	    NULL);
+	store_close(s);
+}
+
+/* n lookups by extension among the first `devs` devices; seconds. */
+static double
+by_ext_time(struct store *s, int devs, int n)
+{
+	struct store_sipdev	 g;
+	char			 ext[16];
+	double			 t0 = mono();
+	int			 i, bad = 0;
+
+	for (i = 0; i < n; i++) {
+		snprintf(ext, sizeof(ext), "%d", 100000 + (i * 7919) % devs);
+		if (store_sipdev_by_ext(s, ext, &g) != 0)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	return mono() - t0;
+}
+
+/* Add devices [from, to) with extensions 100000 + i, one transaction. */
+static void
+add_devices(struct store *s, int from, int to)
+{
+	struct store_sipdev	 d;
+	char			 name[32], ext[16];
+	int			 i, bad = 0;
+
+	CU_ASSERT_EQUAL_FATAL(store_begin(s), 0);
+	for (i = from; i < to; i++) {
+		snprintf(name, sizeof(name), "SEP%012X", (unsigned)i);
+		snprintf(ext, sizeof(ext), "%d", 100000 + i);
+		sipdev_init(&d, name, ext, "");
+		if (store_sipdev_put(s, &d) != 0)
+			bad++;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(store_commit(s), 0);
+}
+
+/*
+ * Lookups by extension (ccmd's REGISTER path) and the extension check
+ * of every put use the index: their cost does not grow with the number
+ * of devices (a table scan would make 10,000 devices ~100x slower than
+ * 100).
+ */
+static void
+test_extension_lookup_uses_the_index(void)
+{
+	struct store	*s;
+	double		 small, big, put_small, put_big, t0;
+
+	if ((s = fresh("extidx")) == NULL)
+		return;
+	t0 = mono();
+	add_devices(s, 0, 100);
+	put_small = (mono() - t0) / 100;
+	small = by_ext_time(s, 100, 3000);
+	t0 = mono();
+	add_devices(s, 100, 10000);
+	put_big = (mono() - t0) / 9900;
+	big = by_ext_time(s, 10000, 3000);
+	fprintf(stderr, "\n  [store] by extension: %.1f us with 100 devices, "
+	    "%.1f us with 10000; put %.1f us / %.1f us\n", small / 3000 * 1e6,
+	    big / 3000 * 1e6, put_small * 1e6, put_big * 1e6);
+	CU_ASSERT(big < 10 * small + 0.05);
+	CU_ASSERT(put_big < 10 * put_small + 0.00005);
 	store_close(s);
 }
 
@@ -1897,6 +2049,8 @@ trunk_init(struct store_trunk *t, const char *name)
 	snprintf(t->out_realm, sizeof(t->out_realm), "kamailio");
 	snprintf(t->out_user, sizeof(t->out_user), "ccm");
 	snprintf(t->out_secret, sizeof(t->out_secret), "%s", SEALED_A);
+	snprintf(t->digest_algs, sizeof(t->digest_algs), "MD5,SHA-256");
+	snprintf(t->out_min_alg, sizeof(t->out_min_alg), "SHA-256");
 }
 
 static int
@@ -1934,13 +2088,20 @@ test_trunk_round_trip_and_refusals(void)
 	memset(t.out_secret, 0, sizeof(t.out_secret));
 	memset(t.peer, 0, sizeof(t.peer));
 	snprintf(t.peer, sizeof(t.peer), "::1");
+	memset(t.digest_algs, 0, sizeof(t.digest_algs));
+	memset(t.out_min_alg, 0, sizeof(t.out_min_alg));
 	CU_ASSERT_EQUAL(store_trunk_put(s, &t), 0);
 	CU_ASSERT_EQUAL(store_trunk_get(s, "kam", &g), 0);
 	CU_ASSERT_EQUAL(memcmp(&t, &g, sizeof(t)), 0);
+	CU_ASSERT_STRING_EQUAL(g.digest_algs, "");
+	CU_ASSERT_STRING_EQUAL(g.out_min_alg, "");
 	trunk_init(&t, "a-first");
 	CU_ASSERT_EQUAL(store_trunk_put(s, &t), 0);
 	CU_ASSERT_EQUAL(store_trunk_list(s, collect_trunk, list), 0);
 	CU_ASSERT_STRING_EQUAL(list, "a-first:tls kam:udp");
+	CU_ASSERT_EQUAL(store_trunk_get(s, "a-first", &g), 0);
+	CU_ASSERT_STRING_EQUAL(g.digest_algs, "MD5,SHA-256");
+	CU_ASSERT_STRING_EQUAL(g.out_min_alg, "SHA-256");
 
 	trunk_init(&t, "bad");
 	snprintf(t.out_secret, sizeof(t.out_secret), "hunter2");
@@ -1960,6 +2121,12 @@ test_trunk_round_trip_and_refusals(void)
 	trunk_init(&t, "bad");
 	t.peer[0] = '\0';
 	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "peer");
+	trunk_init(&t, "bad");
+	snprintf(t.digest_algs, sizeof(t.digest_algs), "MD5\tSHA-256");
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "digest algorithms");
+	trunk_init(&t, "bad");
+	snprintf(t.out_min_alg, sizeof(t.out_min_alg), "SHA-256,MD5");
+	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "minimum");
 	trunk_init(&t, "bad");
 	snprintf(t.prefix, sizeof(t.prefix), "9;x");
 	UNIT_FAILS(store_trunk_put(s, &t), UC_ERR_ARG, "prefix");
@@ -2148,6 +2315,8 @@ static const struct unit_test tests[] = {
 	{ "names and parsers", test_names_and_parsers },
 	{ "second connection sees commits",
 	    test_second_connection_sees_commits },
+	{ "generation moves on other commits",
+	    test_generation_moves_on_other_commits },
 	{ "bulk rollback and failed call inside",
 	    test_bulk_rollback_and_failed_call_inside },
 	{ "bulk import of 5000 tasks", test_bulk_import_of_5000_tasks },
@@ -2158,6 +2327,8 @@ static const struct unit_test tests[] = {
 	{ "failed migration leaves v1", test_failed_migration_leaves_v1 },
 	{ "sipdev put get and unique extension",
 	    test_sipdev_put_get_and_unique_extension },
+	{ "extension lookup uses the index",
+	    test_extension_lookup_uses_the_index },
 	{ "duser round trip and refusals",
 	    test_duser_round_trip_and_refusals },
 	{ "trunk round trip and refusals",
