@@ -211,6 +211,18 @@ static void	c2d_phone_response(struct xact *, struct sip_ctrans *,
 static void	c2d_answered(struct call *, struct xact *, const char *,
 		    size_t);
 
+/* The binding a request comes from (the From user where one source
+   carries several devices). */
+static const struct binding *
+req_binding(const struct sip_req *req)
+{
+	osip_message_t	*m = req->msg;
+
+	return registrar_by_source(req->ccm, &req->src.peer,
+	    m != NULL && m->from != NULL && m->from->url != NULL ?
+	    m->from->url->username : NULL);
+}
+
 /* ---- small helpers ----------------------------------------------- */
 
 const char *
@@ -803,7 +815,7 @@ leg_source_ok(struct ccm *ccm, struct leg *l, const struct sip_req *req)
 		return 1;
 	/* The phone reconnected and registered again: follow it. */
 	if (l->device[0] == '\0' ||
-	    (b = registrar_by_peer(ccm, &req->src.peer)) == NULL ||
+	    (b = req_binding(req)) == NULL ||
 	    strcmp(b->device, l->device) != 0)
 		return 0;
 	if (req->src.peer.kind == TP_UDP)
@@ -1815,7 +1827,7 @@ setup_uas(struct ccm *ccm, struct leg *a, struct sip_req *req, int limit)
 		snprintf(a->party, sizeof(a->party), "%s",
 		    party_ok(user) ? user : "anonymous");
 	} else {
-		if ((b = registrar_by_peer(ccm, &req->src.peer)) == NULL)
+		if ((b = req_binding(req)) == NULL)
 			return 403;
 		a->tls = req->src.tls;
 		a->enc = req->src.tls && req->src.encrypted;
@@ -2894,7 +2906,7 @@ presence_subscribe(struct sip_req *req)
 	if (req->trunk != NULL)
 		snprintf(who, sizeof(who), "trunk %s", trunk_name(req->trunk));
 	else {
-		b = registrar_by_peer(ccm, &req->src.peer);
+		b = req_binding(req);
 		if (b == NULL || store_sipdev_get(ccm->store, b->device,
 		    &sub) != 0 || strcmp(group_of(&sub), group_of(&tgt)) != 0) {
 			log_info("presence: SUBSCRIBE from %s for %s: "

@@ -322,6 +322,10 @@ const struct binding *registrar_by_conn(struct ccm *, uint64_t);
 /* The binding a request comes from: its connection, or for UDP its
    source address. */
 const struct binding *registrar_by_peer(struct ccm *, const struct tp_peer *);
+/* The same, preferring the binding of this extension (the From user)
+   where one plain-TCP connection or UDP source carries several. */
+const struct binding *registrar_by_source(struct ccm *,
+	    const struct tp_peer *, const char *);
 void	 registrar_conn_closed(struct ccm *, uint64_t);
 size_t	 registrar_count(struct ccm *);
 int	 registrar_init(struct ccm *);

@@ -203,6 +203,26 @@ reg_find_peer(struct reg_state *rs, const char *pkey, int64_t now)
 	return NULL;
 }
 
+/* The same, preferring the binding of extension aor (NULL: any). */
+static struct reg_ent *
+reg_find_peer_aor(struct reg_state *rs, const char *pkey, const char *aor,
+    int64_t now)
+{
+	struct reg_ent	*e, *first = NULL;
+	uint64_t	 h = sip_hash(pkey, strlen(pkey));
+
+	for (e = rs->by_peer[h & (rs->nb - 1)]; e != NULL; e = e->pnext) {
+		if (e->ph != h || strcmp(e->pkey, pkey) != 0 ||
+		    e->b.expires <= now)
+			continue;
+		if (aor == NULL || strcmp(e->b.aor, aor) == 0)
+			return e;
+		if (first == NULL)
+			first = e;
+	}
+	return first;
+}
+
 static int
 reg_peer_used(struct reg_state *rs, const char *pkey,
     const struct reg_ent *skip)
@@ -662,11 +682,12 @@ reg_ok(struct reg_ctx *x, const struct reg_ent *e, const char *instance)
 }
 
 /*
- * One device per TCP/TLS connection, so that a request on it names its
- * binding (registrar_by_peer): a connection that holds another
- * device's binding is refused (the reason, else NULL).  Over UDP a
- * source address is no proof of anything, so nothing is dropped or
- * refused for it.
+ * One device per TLS connection: its certificate names the device, so
+ * a connection that holds another device's binding is refused (the
+ * reason, else NULL).  Plain TCP may carry several devices (an SBC, a
+ * load generator): requests on it find their binding by the From user
+ * (registrar_by_source).  Over UDP a source address is no proof of
+ * anything, so nothing is dropped or refused for it.
  */
 static const char *
 reg_peer_check(struct reg_ctx *x)
@@ -674,7 +695,7 @@ reg_peer_check(struct reg_ctx *x)
 	const struct tp_peer	*p = &x->req->src.peer;
 	const struct binding	*b;
 
-	if (p->kind == TP_UDP ||
+	if (p->kind != TP_TLS ||
 	    (b = registrar_by_conn(x->req->ccm, p->conn)) == NULL ||
 	    strcmp(b->device, x->dev.name) == 0)
 		return NULL;
@@ -912,15 +933,30 @@ registrar_by_conn(struct ccm *ccm, uint64_t conn)
 const struct binding *
 registrar_by_peer(struct ccm *ccm, const struct tp_peer *p)
 {
+	return registrar_by_source(ccm, p, NULL);
+}
+
+/*
+ * The same, where a plain TCP connection or a UDP source carries several
+ * devices: the binding of extension user (the request's From) if it is
+ * one of them, else any.
+ */
+const struct binding *
+registrar_by_source(struct ccm *ccm, const struct tp_peer *p,
+    const char *user)
+{
 	char		 pk[REG_PKEY_MAX];
 	struct reg_ent	*e;
 
 	if (ccm->reg == NULL || p == NULL)
 		return NULL;
-	if (p->kind != TP_UDP)
-		return registrar_by_conn(ccm, p->conn);
-	reg_peer_key(p, pk, sizeof(pk));
-	e = reg_find_peer(ccm->reg, pk, time(NULL));
+	if (p->kind == TP_UDP)
+		reg_peer_key(p, pk, sizeof(pk));
+	else if (p->conn != 0)
+		snprintf(pk, sizeof(pk), "t%" PRIu64, p->conn);
+	else
+		return NULL;
+	e = reg_find_peer_aor(ccm->reg, pk, user, time(NULL));
 	return e != NULL ? &e->b : NULL;
 }
 

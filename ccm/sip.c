@@ -1599,7 +1599,9 @@ policy(struct sip_req *req)
 		registrar_register(req);
 		return 1;
 	}
-	b = registrar_by_peer(ccm, &req->src.peer);
+	b = registrar_by_source(ccm, &req->src.peer,
+	    m->from != NULL && m->from->url != NULL ?
+	    m->from->url->username : NULL);
 	if (options && !req->in_dialog && osip_list_size(&m->authorizations)
 	    == 0 && (req->st == NULL || req->st->ncreds == 0)) {
 		options_reply(req->st);		/* keepalive */
