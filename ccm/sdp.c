@@ -529,6 +529,34 @@ sdp_pass(const char *body, size_t len, char **out, size_t *outlen)
 	return 0;
 }
 
+/*
+ * What sdp_pass kept must read back with no rejected crypto line: where
+ * libosip2 and our line scanner disagree about a malformed line, the
+ * body is refused rather than passed on.  Frees *out on failure.
+ */
+static int
+pass_check(char **out, size_t *outlen)
+{
+	struct sdp_info	 info;
+	int		 i, bad = 0, r;
+
+	if ((r = sdp_inspect(*out, *outlen, &info)) == 0) {
+		for (i = 0; i < info.nmedia; i++)
+			bad += info.media[i].bad_crypto;
+		sdp_info_clear(&info);
+		if (bad > 0)
+			r = uc_fail(UC_ERR_FORMAT, "SDP: malformed crypto "
+			    "lines that cannot be removed safely");
+	}
+	if (r != 0) {
+		OPENSSL_cleanse(*out, *outlen);
+		free(*out);
+		*out = NULL;
+		*outlen = 0;
+	}
+	return r;
+}
+
 /* Serialise with libosip2 (CRLF line ends) into a malloc'd copy. */
 static int
 sdp_serialise(sdp_message_t *sdp, char **out, size_t *outlen)
@@ -575,9 +603,10 @@ sdp_rewrite(const char *body, size_t len, int mode, char **out,
 		return uc_fail(UC_ERR_ARG, "sdp_rewrite: mode %d", mode);
 	if ((r = sdp_load(body, len, &sdp)) != 0)
 		goto out;
-	if (mode == SDP_PASS)
-		r = sdp_pass(body, len, out, outlen);
-	else if ((r = sdp_strip(sdp)) == 0)
+	if (mode == SDP_PASS) {
+		if ((r = sdp_pass(body, len, out, outlen)) == 0)
+			r = pass_check(out, outlen);
+	} else if ((r = sdp_strip(sdp)) == 0)
 		r = sdp_serialise(sdp, out, outlen);
  out:
 	sdp_free(sdp);
