@@ -571,19 +571,6 @@ bad:
 	    str_vis(vis, sizeof(vis), s));
 }
 
-/* Unix time as ISO 8601 UTC; "-" for 0. */
-static const char *
-time_text(int64_t t, char *buf, size_t sz)
-{
-	struct tm	 tm;
-	time_t		 tt = (time_t)t;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, sz, "-");
-	return buf;
-}
-
 static const char *
 key_text(const struct capf_task *t, char *buf, size_t sz)
 {
@@ -591,30 +578,6 @@ key_text(const struct capf_task *t, char *buf, size_t sz)
 	    sz) != 0)
 		snprintf(buf, sz, "?");
 	return buf;
-}
-
-/* A JSON string: escapes, valid UTF-8 kept, invalid bytes U+FFFD. */
-static void
-json_str(FILE *f, const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 left = strlen(s), n;
-
-	fputc('"', f);
-	for (; left > 0; p += n, left -= n) {
-		n = 1;
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else if ((n = utf8_printable(p, left)) > 0)
-			fwrite(p, 1, n, f);
-		else {
-			n = 1;
-			fputs("\\ufffd", f);
-		}
-	}
-	fputc('"', f);
 }
 
 static void
@@ -625,7 +588,7 @@ json_time(FILE *f, int64_t t)
 	if (t == 0)
 		fputs("null", f);
 	else
-		fprintf(f, "\"%s\"", time_text(t, buf, sizeof(buf)));
+		fprintf(f, "\"%s\"", time_iso(t, buf, sizeof(buf)));
 }
 
 /* One task as JSON members (no braces). */
@@ -635,7 +598,7 @@ task_json(FILE *f, const struct capf_task *t, int64_t now)
 	char	 key[32];
 
 	fputs("\"device\":", f);
-	json_str(f, t->device);
+	json_print_str(f, t->device);
 	fprintf(f, ",\"op\":\"%s\",\"auth\":\"%s\",\"auth_string_set\":%s,"
 	    "\"key\":\"%s\",\"deadline\":", capf_op_name(t->op),
 	    capf_auth_name(t->auth), t->pwhash[0] ? "true" : "false",
@@ -643,7 +606,7 @@ task_json(FILE *f, const struct capf_task *t, int64_t now)
 	json_time(f, t->deadline);
 	fprintf(f, ",\"status\":\"%s\",\"reason\":",
 	    capf_status_name(t->status));
-	json_str(f, t->reason);
+	json_print_str(f, t->reason);
 	fprintf(f, ",\"attempts\":%d,\"auth_failures\":%d,\"locked\":%s,"
 	    "\"locked_until\":", t->attempts, t->auth_fails,
 	    t->locked_until > now ? "true" : "false");
@@ -662,7 +625,7 @@ task_summary(const struct capf_task *t, const char *what)
 	    capf_op_name(t->op), what, capf_auth_name(t->auth),
 	    t->auth == CAPF_AUTH_PASSWORD ? " (auth string set)" : "",
 	    key_text(t, key, sizeof(key)),
-	    t->deadline ? time_text(t->deadline, dl, sizeof(dl)) : "none");
+	    t->deadline ? time_iso(t->deadline, dl, sizeof(dl)) : "none");
 }
 
 /* add on a device that has an operation. */
@@ -996,7 +959,7 @@ show_certs_print(const struct show_certs *sc, int json)
 			return;
 		}
 		fputs("{\"serial\":", stdout);
-		json_str(stdout, c->serial);
+		json_print_str(stdout, c->serial);
 		printf(",\"state\":\"%s\",\"not_after\":",
 		    store_cert_state_name(c->state));
 		json_time(stdout, c->not_after);
@@ -1006,7 +969,7 @@ show_certs_print(const struct show_certs *sc, int json)
 	else
 		printf("Certificates:    %d (current: serial %s, %s, expires "
 		    "%s)\n", sc->n, c->serial, store_cert_state_name(c->state),
-		    time_text(c->not_after, ts, sizeof(ts)));
+		    time_iso(c->not_after, ts, sizeof(ts)));
 }
 
 static void
@@ -1019,7 +982,7 @@ show_text(const struct capf_task *t, int64_t now)
 	printf("Authentication:  %s\n", capf_auth_name(t->auth));
 	printf("Auth string:     %s\n", t->pwhash[0] ? "set" : "not set");
 	printf("Key:             %s\n", key_text(t, buf, sizeof(buf)));
-	printf("Deadline:        %s\n", time_text(t->deadline, buf,
+	printf("Deadline:        %s\n", time_iso(t->deadline, buf,
 	    sizeof(buf)));
 	printf("Status:          %s\n", capf_status_name(t->status));
 	printf("Last reason:     %s\n", t->reason[0] ? str_vis(vis,
@@ -1027,8 +990,8 @@ show_text(const struct capf_task *t, int64_t now)
 	printf("Attempts:        %d\n", t->attempts);
 	printf("Auth failures:   %d\n", t->auth_fails);
 	printf("Locked until:    %s\n", t->locked_until > now ?
-	    time_text(t->locked_until, buf, sizeof(buf)) : "-");
-	printf("Updated:         %s\n", time_text(t->updated, buf,
+	    time_iso(t->locked_until, buf, sizeof(buf)) : "-");
+	printf("Updated:         %s\n", time_iso(t->updated, buf,
 	    sizeof(buf)));
 }
 
@@ -1097,7 +1060,7 @@ list_one(const struct capf_task *t, void *arg)
 		printf("%-16s %-8s %-10s %-9s %-16s %4d  %s\n", t->device,
 		    capf_op_name(t->op), capf_auth_name(t->auth),
 		    key_text(t, key, sizeof(key)), stbuf, t->attempts,
-		    time_text(t->deadline, dl, sizeof(dl)));
+		    time_iso(t->deadline, dl, sizeof(dl)));
 	}
 	l->n++;
 	return 0;
@@ -1554,8 +1517,8 @@ cert_print(const struct store_cert *c, const struct opts *o)
 	if (o->all)
 		printf("# serial %s, %s, recorded %s, expires %s\n",
 		    c->serial, store_cert_state_name(c->state),
-		    time_text(c->issued, ts, sizeof(ts)),
-		    time_text(c->not_after, te, sizeof(te)));
+		    time_iso(c->issued, ts, sizeof(ts)),
+		    time_iso(c->not_after, te, sizeof(te)));
 	if (o->text) {
 		if ((r = cert_from_mem((const uint8_t *)c->pem, n, &x)) != 0) {
 			uc_prefix(c->serial);
@@ -1778,7 +1741,7 @@ cmd_trust_add(int argc, char **argv)
 		trust_warn(certs[i], &t, time(NULL));
 		printf("added %s (SHA-256 %s, expires %s)\n",
 		    str_vis(vis, sizeof(vis), t.subject), t.sha256,
-		    time_text(t.not_after, ts, sizeof(ts)));
+		    time_iso(t.not_after, ts, sizeof(ts)));
 	}
 	if (r == 0)
 		r = store_commit(st);
@@ -1806,7 +1769,7 @@ trust_one(const struct store_trust *t, void *arg)
 	if (w->json) {
 		printf("%s\n {\"sha256\":\"%s\",\"subject\":", w->n ? "," : "",
 		    t->sha256);
-		json_str(stdout, t->subject);
+		json_print_str(stdout, t->subject);
 		fputs(",\"not_after\":", stdout);
 		json_time(stdout, t->not_after);
 		printf(",\"expired\":%s}", t->not_after < w->now ? "true" :
@@ -1816,7 +1779,7 @@ trust_one(const struct store_trust *t, void *arg)
 			printf("%-64s  %-20s  %s\n", "SHA-256", "EXPIRES",
 			    "SUBJECT");
 		printf("%-64s  %-20s  %s%s\n", t->sha256,
-		    time_text(t->not_after, ts, sizeof(ts)),
+		    time_iso(t->not_after, ts, sizeof(ts)),
 		    str_vis(vis, sizeof(vis), t->subject),
 		    t->not_after < w->now ? " (EXPIRED)" : "");
 	}

@@ -828,30 +828,6 @@ key_load(const struct opts *o, uint8_t key[SEAL_KEY_LEN])
 	return seal_key_load(key_path(o), 1, key);
 }
 
-/* A JSON string: escapes, valid UTF-8 kept, invalid bytes U+FFFD. */
-static void
-json_str(FILE *f, const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 left = strlen(s), n;
-
-	fputc('"', f);
-	for (; left > 0; p += n, left -= n) {
-		n = 1;
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else if ((n = utf8_printable(p, left)) > 0)
-			fwrite(p, 1, n, f);
-		else {
-			n = 1;
-			fputs("\\ufffd", f);
-		}
-	}
-	fputc('"', f);
-}
-
 /* A JSON array of the comma-separated words in list ("none": []). */
 static void
 json_words(FILE *f, const char *list)
@@ -877,7 +853,7 @@ json_opt(FILE *f, const char *name, const char *s, int first)
 	if (*s == '\0')
 		fputs("null", f);
 	else
-		json_str(f, s);
+		json_print_str(f, s);
 }
 
 /* A challenge list as a JSON array; null for "" (ccmd's default). */
@@ -888,19 +864,6 @@ json_algs(FILE *f, const char *algs)
 		fputs("null", f);
 	else
 		json_words(f, algs);
-}
-
-/* Unix time as ISO 8601 UTC; "-" for 0. */
-static const char *
-time_text(int64_t t, char *buf, size_t sz)
-{
-	struct tm	 tm;
-	time_t		 tt = (time_t)t;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, sz, "-");
-	return buf;
 }
 
 /* A text column: "-" for "", control bytes made visible. */
@@ -938,13 +901,13 @@ static void
 sipdev_json(FILE *f, const struct store_sipdev *d)
 {
 	fputs("\"name\":", f);
-	json_str(f, d->name);
+	json_print_str(f, d->name);
 	fprintf(f, ",\"protocol\":\"%s\",\"security\":\"%s\"",
 	    store_proto_name(d->proto), store_secmode_name(d->secmode));
 	json_opt(f, "extension", d->extension, 0);
 	json_opt(f, "digest_user", d->digest_user, 0);
 	fputs(",\"presence_group\":", f);
-	json_str(f, d->presence_group[0] ? d->presence_group : "Standard");
+	json_print_str(f, d->presence_group[0] ? d->presence_group : "Standard");
 	fputs(",\"digest_algorithms\":", f);
 	json_algs(f, d->digest_algs);
 }
@@ -1462,7 +1425,7 @@ user_one(const struct store_duser *u, void *arg)
 	list_item(l);
 	algs_text(duser_algs(u), a, sizeof(a));
 	allow_text(u->flags, f, sizeof(f));
-	time_text(u->changed, t, sizeof(t));
+	time_iso(u->changed, t, sizeof(t));
 	if (!l->json) {
 		printf("%-16s %-16s %-26s %-20s %s\n",
 		    str_vis(b1, sizeof(b1), u->username),
@@ -1470,9 +1433,9 @@ user_one(const struct store_duser *u, void *arg)
 		return 0;
 	}
 	fputs("\"username\":", stdout);
-	json_str(stdout, u->username);
+	json_print_str(stdout, u->username);
 	fputs(",\"realm\":", stdout);
-	json_str(stdout, u->realm);
+	json_print_str(stdout, u->realm);
 	fputs(",\"algorithms\":", stdout);
 	json_words(stdout, a);
 	fputs(",\"allow\":", stdout);
@@ -1674,9 +1637,9 @@ trunk_json(FILE *f, const struct store_trunk *t)
 	char	 a[160];
 
 	fputs("\"name\":", f);
-	json_str(f, t->name);
+	json_print_str(f, t->name);
 	fputs(",\"peer\":", f);
-	json_str(f, t->peer);
+	json_print_str(f, t->peer);
 	fprintf(f, ",\"port\":%d,\"transport\":\"%s\",\"security\":\"%s\","
 	    "\"digest\":%s,\"nonce_validity\":%d", t->port != 0 ? t->port :
 	    t->transport == STORE_TP_TLS ? 5061 : 5060,
@@ -1694,7 +1657,7 @@ trunk_json(FILE *f, const struct store_trunk *t)
 	fputs(",\"digest_algorithms\":", f);
 	json_algs(f, t->digest_algs);
 	fputs(",\"out_min_algorithm\":", f);
-	json_str(f, t->out_min_alg[0] ? t->out_min_alg : "MD5");
+	json_print_str(f, t->out_min_alg[0] ? t->out_min_alg : "MD5");
 }
 
 static void
@@ -2394,7 +2357,7 @@ reg_one(const struct store_reg *g, void *arg)
 		printf("%-20s %-10s %-4s %-21s %-30s %s\n", "DEVICE", "AOR",
 		    "TP", "EXPIRES", "CERTIFICATE", "CONTACT");
 	list_item(l);
-	time_text(g->expires, t, sizeof(t));
+	time_iso(g->expires, t, sizeof(t));
 	if (!l->json) {
 		printf("%-20s %-10s %-4s %-21s %-30s %s\n", g->device,
 		    str_vis(b1, sizeof(b1), g->aor), g->transport,
@@ -2404,13 +2367,13 @@ reg_one(const struct store_reg *g, void *arg)
 		return 0;
 	}
 	fputs("\"device\":", stdout);
-	json_str(stdout, g->device);
+	json_print_str(stdout, g->device);
 	fputs(",\"aor\":", stdout);
-	json_str(stdout, g->aor);
+	json_print_str(stdout, g->aor);
 	fputs(",\"contact\":", stdout);
-	json_str(stdout, g->contact);
+	json_print_str(stdout, g->contact);
 	fputs(",\"transport\":", stdout);
-	json_str(stdout, g->transport);
+	json_print_str(stdout, g->transport);
 	json_opt(stdout, "source", g->source, 0);
 	json_opt(stdout, "certificate_subject", g->cert_subject, 0);
 	printf(",\"expires\":\"%s\",\"expires_in\":%lld}", t,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 
 #include "log.h"
 
@@ -162,4 +163,39 @@ str_vis(char *dst, size_t dsz, const char *src)
 	}
 	dst[o] = '\0';
 	return dst;
+}
+
+void
+json_print_str(FILE *f, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+	size_t			 left = strlen(s), n;
+
+	fputc('"', f);
+	for (; left > 0; p += n, left -= n) {
+		n = 1;
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(f, "\\u%04x", *p);
+		else if ((n = utf8_printable(p, left)) > 0)
+			fwrite(p, 1, n, f);
+		else {
+			n = 1;
+			fputs("\\ufffd", f);
+		}
+	}
+	fputc('"', f);
+}
+
+const char *
+time_iso(int64_t t, char *buf, size_t sz)
+{
+	struct tm	 tm;
+	time_t		 tt = (time_t)t;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sz, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, sz, "-");
+	return buf;
 }
