@@ -26,7 +26,7 @@
 #define TFTPD_TIMEOUT_DEF	1	/* seconds before the first resend */
 #define TFTPD_BACKOFF_MAX	8	/* longest resend interval, seconds */
 #define TFTPD_RESEND_MAX	5	/* first resend cap for a peer's timeout */
-#define TFTPD_OACK_WAIT		6	/* before our own first OACK resend */
+#define TFTPD_OACK_WAIT		11	/* before our own first OACK resend */
 #define TFTPD_PENDING_TRIES	2	/* resends before the first valid ACK */
 
 enum tftpd_mode {

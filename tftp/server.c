@@ -604,9 +604,9 @@ negotiate(struct session *s, const struct tftp_req *req)
 		/*
 		 * Our own first OACK resend waits TFTPD_OACK_WAIT: a client
 		 * whose ACK 0 was lost repeats it at its own timeout (before
-		 * negotiation that is its default, 5 s for atftp), one whose
-		 * OACK was lost repeats its request, and both are answered at
-		 * once.  An OACK resent sooner reaches a client that already
+		 * negotiation that is its default, 5 s for atftp, so 11 s
+		 * lets two repeats through), one whose OACK was lost repeats
+		 * its request, and both are answered at once.  An OACK resent sooner reaches a client that already
 		 * answered it, and atftp aborts on a second OACK.
 		 */
 		if (s->oack)
