@@ -22,7 +22,8 @@ SANFLAGS	 =
 endif
 
 PKGS		 = libcrypto libssl libp11 p11-kit-1 inih libevent libxml-2.0 \
-		   libevent_openssl libevent_pthreads sqlite3 libcurl libosip2
+		   libevent_openssl libevent_pthreads sqlite3 libcurl libosip2 \
+		   libsrtp2 libpcap
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
@@ -47,15 +48,20 @@ LIB_SRCS	 = lib/capfmsg.c \
 		   lib/enccfg.c \
 		   lib/fileio.c \
 		   lib/json.c \
+		   lib/keylog.c \
 		   lib/log.c \
 		   lib/lsc.c \
+		   lib/netpkt.c \
 		   lib/pwhash.c \
+		   lib/rtpflow.c \
 		   lib/sdes.c \
 		   lib/seal.c \
 		   lib/sgn.c \
 		   lib/sgnbuild.c \
 		   lib/sgnprint.c \
 		   lib/signer.c \
+		   lib/skinny.c \
+		   lib/srtpw.c \
 		   lib/store.c \
 		   lib/tftppkt.c \
 		   lib/ttyread.c \
@@ -91,11 +97,18 @@ CCM_CORE_SRCS	 = ccm/sip.c \
 		   ccm/auth.c \
 		   ccm/b2bua.c \
 		   ccm/trunk.c \
-		   ccm/sdp.c
+		   ccm/sdp.c \
+		   ccm/sccp.c \
+		   ccm/keymgr.c \
+		   ccm/sipleg.c
 CCMD_SRCS	 = ccm/ccmd.c \
 		   ccm/transport.c \
 		   $(CCM_CORE_SRCS)
 CCMCTL_SRCS	 = ccm/ccmctl.c
+# Endpoint simulators and the capture decryptor: lib/ only, no ccm.h.
+SCCPPHONE_SRCS	 = ccm/sccp-phone.c
+SIPPHONE_SRCS	 = ccm/sip-phone.c
+SRTPDEC_SRCS	 = ccm/srtp-decrypt.c
 
 LIB_OBJS	 = $(LIB_SRCS:%.c=$(BUILD)/%.o)
 P11_OBJS	 = $(P11_SRCS:%.c=$(BUILD)/%.o)
@@ -110,6 +123,9 @@ PHONE_OBJS	 = $(PHONE_SRCS:%.c=$(BUILD)/%.o)
 CERTMGR_OBJS	 = $(CERTMGR_SRCS:%.c=$(BUILD)/%.o)
 CCMD_OBJS	 = $(CCMD_SRCS:%.c=$(BUILD)/%.o)
 CCMCTL_OBJS	 = $(CCMCTL_SRCS:%.c=$(BUILD)/%.o)
+SCCPPHONE_OBJS	 = $(SCCPPHONE_SRCS:%.c=$(BUILD)/%.o)
+SIPPHONE_OBJS	 = $(SIPPHONE_SRCS:%.c=$(BUILD)/%.o)
+SRTPDEC_OBJS	 = $(SRTPDEC_SRCS:%.c=$(BUILD)/%.o)
 
 LIBUCSEC	 = $(BUILD)/libucsec.a
 LIBP11		 = $(BUILD)/libucsec-p11.a
@@ -118,7 +134,8 @@ BINS		 = $(BUILD)/bin/ctlclient $(BUILD)/bin/tokenctl \
 		   $(BUILD)/bin/tftpstorm $(BUILD)/bin/capfd \
 		   $(BUILD)/bin/capfctl $(BUILD)/bin/capf-phone \
 		   $(BUILD)/bin/certmgr $(BUILD)/bin/ccmd \
-		   $(BUILD)/bin/ccmctl
+		   $(BUILD)/bin/ccmctl $(BUILD)/bin/sccp-phone \
+		   $(BUILD)/bin/sip-phone $(BUILD)/bin/srtp-decrypt
 SBINS		 = $(BUILD)/bin/ucsec-tftpd $(BUILD)/bin/capfd $(BUILD)/bin/ccmd
 
 UNIT_SRCS	 = $(wildcard tests/unit/test-*.c)
@@ -132,7 +149,8 @@ FUZZ_CFLAGS	 = -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined \
 		   $(CPPFLAGS) $(PKG_CFLAGS) -DUCSEC_FUZZ
 
 MANS		 = docs/ctlclient.1 docs/tokenctl.1 docs/sgntool.1 \
-		   docs/tftpstorm.1 docs/capf-phone.1
+		   docs/tftpstorm.1 docs/capf-phone.1 docs/sccp-phone.1 \
+		   docs/sip-phone.1 docs/srtp-decrypt.1
 MANS8		 = docs/ucsec-tftpd.8 docs/capfd.8 docs/capfctl.8 docs/certmgr.8 \
 		   docs/ccmd.8 docs/ccmctl.8
 
@@ -201,6 +219,18 @@ $(BUILD)/bin/ccmctl: $(CCMCTL_OBJS) $(LIBP11) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(CCMCTL_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
 
+$(BUILD)/bin/sccp-phone: $(SCCPPHONE_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SCCPPHONE_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/sip-phone: $(SIPPHONE_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SIPPHONE_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
+$(BUILD)/bin/srtp-decrypt: $(SRTPDEC_OBJS) $(LIBP11) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(SRTPDEC_OBJS) $(LIBP11) $(LIBUCSEC) $(PKG_LIBS)
+
 $(CCMD_OBJS): ccm/ccm.h $(wildcard ccm/sdp.h)
 
 $(REPLAY_BIN): tests/capf/replay.c capf/capfsm.h $(BUILD)/capf/capfsm.o \
@@ -227,7 +257,13 @@ $(BUILD)/bench/sipload: bench/sipload.c $(LIB_HDRS) $(LIBUCSEC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBUCSEC) $(PKG_LIBS)
 
-bench-run: $(BINS) $(BUILD)/bench/bench-sgn $(BUILD)/bench/sipload
+# Our SRTP wrapper against raw libsrtp2, in one process.
+$(BUILD)/bench/srtpbench: bench/srtpbench.c $(LIB_HDRS) $(LIBUCSEC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(LIBUCSEC) $(PKG_LIBS)
+
+bench-run: $(BINS) $(BUILD)/bench/bench-sgn $(BUILD)/bench/sipload \
+		$(BUILD)/bench/srtpbench
 	UCSEC_BIN=$(CURDIR)/$(BUILD)/bin BUILD=$(CURDIR)/$(BUILD) bench/run
 
 deps:

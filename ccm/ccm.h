@@ -13,6 +13,10 @@
  *                in-dialog relaying, presence SUBSCRIBE
  *   trunk.c      trunk profiles: matching, method/feature ACLs
  *   sdp.c        SDP rewriting per leg (libosip2 sdp_message + lib/sdes)
+ *   sccp.c       Skinny phones: registration, bring-up, calls with SCCP
+ *                (and SIP, through sipleg.c) peers, CallInfo status
+ *   keymgr.c     SRTP key manager: keys per call and direction, key log
+ *   sipleg.c     a SIP dialog as one leg of an SCCP call (interworking)
  *
  * Ownership: a struct ccm lives for the process; struct ccm_creds is
  * reference counted so a reload never frees what a connection uses.
@@ -52,6 +56,11 @@
 #define CCM_REG_FLUSH_MS	1000	/* registrations written behind */
 
 enum tp_kind { TP_UDP = 0, TP_TCP = 1, TP_TLS = 2 };
+/* What a stream listener speaks. */
+enum tp_proto { TP_SIP = 0, TP_SCCP = 1 };
+
+#define CCM_SCCP_KEEPALIVE_DEF	30	/* s, in RegisterAck */
+#define CCM_SCCP_DEVICES_MAX	50000	/* registered SCCP phones */
 
 /*
  * TLS policy of one listener (spec 1.1): the normal one is TLS 1.2+
@@ -66,6 +75,7 @@ struct tls_policy {
 
 struct listen_cfg {
 	int		 kind;		/* enum tp_kind */
+	int		 proto;		/* enum tp_proto (TCP, TLS only) */
 	char		*addr;		/* "127.0.0.1:5061", "[::1]:5061" */
 	int		 legacy;	/* TLS: legacy policy */
 };
@@ -103,6 +113,8 @@ struct ccm_config {
 	char		*db;		/* [store] db */
 	char		*secret_key;	/* [store] secret_key: HA1 sealing */
 	char		*user;		/* drop privileges to */
+	int		 sccp_keepalive;	/* [sccp] keepalive, s */
+	char		*keylog;	/* [sccp] key_log: off unless set */
 	int		 foreground;
 	int		 verbose;
 };
@@ -140,6 +152,7 @@ struct tp_peer {
  */
 struct tp_info {
 	struct tp_peer	 peer;
+	int		 proto;		/* enum tp_proto */
 	int		 tls;		/* TLS, any cipher */
 	int		 encrypted;	/* TLS with a non-NULL cipher */
 	int		 legacy;	/* came in on a legacy listener */
@@ -182,6 +195,9 @@ int	 tp_connect(struct ccm *, int, const struct sockaddr *, socklen_t,
 	    const struct trunk *, struct tp_peer *);
 /* The info of a live connection, or NULL. */
 const struct tp_info *tp_info_get(struct ccm *, uint64_t);
+/* Close a TCP/TLS connection after what is queued is written (SCCP
+   RegisterReject); one log line with why.  No-op if it is gone. */
+void	 tp_close(struct ccm *, uint64_t, const char *);
 /* Mark a connection as holding a registration (no idle close). */
 void	 tp_set_pinned(struct ccm *, uint64_t, int);
 /* The SSL_CTXs changed (SIGHUP): new connections use the new ones. */
@@ -378,6 +394,146 @@ const char *call_security_name(int);
 int	 b2bua_init(struct ccm *);
 void	 b2bua_free(struct ccm *);
 
+/* ---- media descriptions shared by sccp.c, sipleg.c, keymgr.c -------- */
+
+/*
+ * One audio stream as one side describes it: where that side receives
+ * RTP, and (srtp) the key it sends with.  Key material: wipe with
+ * media_desc_wipe (keymgr.c) before the struct goes away.
+ */
+struct media_desc {
+	struct sockaddr_storage	 addr;		/* RTP address with port */
+	int			 pt;		/* RTP payload type: 0 PCMU,
+						   8 PCMA, 9 G722, 18 G729 */
+	int			 ptime;		/* ms per packet */
+	int			 srtp;		/* key below is valid */
+	int			 suite;		/* enum srtp_suite */
+	uint32_t		 crypto_tag;	/* SDES tag to answer with */
+	uint8_t			 keysalt[SDES_KEYSALT_MAX];
+	size_t			 keysalt_len;
+};
+
+/* ---- keymgr.c ------------------------------------------------------- */
+
+/*
+ * Fresh key || salt for suite from the CSPRNG (RAND_priv_bytes) into
+ * md->keysalt; md->srtp and md->suite set.  Never logged.
+ */
+int	 keymgr_new_key(struct media_desc *, int);
+void	 media_desc_wipe(struct media_desc *);
+/*
+ * The key log (cfg->keylog, off by default): one line per key handed
+ * out.  call: the call id; from/to: sender and receiver names; src may
+ * be NULL; dst: the receiver's RTP address; ssrc 0 = unknown.  A no-op
+ * when the log is off; a write failure is logged once, never fatal.
+ */
+void	 keymgr_log(struct ccm *, uint32_t, const char *, const char *,
+	    const struct sockaddr_storage *, const struct sockaddr_storage *,
+	    uint32_t, const struct media_desc *);
+int	 keymgr_init(struct ccm *);	/* opens the key log (SIGHUP too) */
+void	 keymgr_free(struct ccm *);
+
+/* ---- sccp.c --------------------------------------------------------- */
+
+/* One whole framed SCCP message (transport.c calls this). */
+void	 sccp_input(struct ccm *, const uint8_t *, size_t,
+	    const struct tp_info *);
+/* A TCP/TLS connection closed: its device unregisters, calls end. */
+void	 sccp_conn_closed(struct ccm *, uint64_t);
+/* Is ext a line of a registered SCCP phone? */
+int	 sccp_line_registered(struct ccm *, const char *);
+size_t	 sccp_count(struct ccm *);		/* registered phones */
+size_t	 sccp_call_count(struct ccm *);
+/* SIGHUP: profiles re-read; devices whose mode no longer fits their
+   connection are unregistered. */
+void	 sccp_reload(struct ccm *);
+int	 sccp_init(struct ccm *);
+void	 sccp_free(struct ccm *);
+
+struct sipleg;
+struct sipleg_ops;
+/*
+ * sipleg.c -> sccp.c: a SIP INVITE (authenticated, routed, out of
+ * dialog) for the SCCP line ext.  offer: the SIP side's SDP as a
+ * media_desc (its RTP address; with srtp set, its key, which becomes the
+ * SCCP phone's receive key; sipleg picks AES_CM_128_HMAC_SHA1_32 when
+ * offered, spec 7.1 rule 8).  sip_sec: the SIP leg's enum call_security.
+ * Returns 0 and sets *ops and *arg (sipleg calls them from now on), or a SIP
+ * status to answer: 404 not registered, 486 busy, 488 media refused.
+ */
+int	 sccp_offer_from_sip(struct ccm *, const char *, struct sipleg *,
+	    const struct media_desc *, int, const char *, const char *,
+	    const struct sipleg_ops **, void **);
+
+/* ---- sipleg.c ------------------------------------------------------- */
+
+/* Callbacks from a SIP leg to its owner (sccp.c). */
+struct sipleg_ops {
+	/* outgoing: 18x from the far end */
+	void	(*ringing)(void *);
+	/*
+	 * outgoing: 200 OK to our INVITE without SDP; remote: its offer
+	 * (address and, with srtp, its key).  The owner answers with
+	 * sipleg_ack (or sipleg_bye).
+	 */
+	void	(*answered)(void *, const struct media_desc *);
+	/* incoming: the ACK for our 200 arrived */
+	void	(*acked)(void *);
+	/*
+	 * a re-INVITE or UPDATE changed the far end's media (hold: the
+	 * address is unspecified or the direction inactive/sendonly).
+	 */
+	void	(*media)(void *, const struct media_desc *, int hold);
+	/* the leg ended (BYE, CANCEL, error, connection lost); code is the
+	   SIP status or 0.  The leg is freed after this returns. */
+	void	(*ended)(void *, int, const char *);
+};
+
+/*
+ * b2bua.c -> sipleg.c.  sipleg_request: called first for every request;
+ * 1 if it belongs to a SIP leg (handled), 0 otherwise.
+ * sipleg_incoming: an authenticated out-of-dialog INVITE whose target
+ * is not a SIP binding; 1 if ext is an SCCP line (handled: answered by
+ * sccp.c through the leg), 0 otherwise.
+ */
+int	 sipleg_request(struct sip_req *);
+int	 sipleg_incoming(struct sip_req *, const char *);
+
+/* sccp.c -> sipleg.c, for an incoming leg. */
+int	 sipleg_ringing(struct sipleg *);		/* 180 */
+/* 200 with the SDP answer: local = the SCCP phone's RTP address and
+   the key the SCCP phone sends with (same suite and tag as the offer). */
+int	 sipleg_answer(struct sipleg *, const struct media_desc *);
+int	 sipleg_reject(struct sipleg *, int);		/* final >= 300 */
+
+/*
+ * An SCCP phone calls the SIP extension ext (a registered SIP phone, or a
+ * trunk route): INVITE without SDP (delayed offer: the SCCP phone's rx
+ * key must come from the SIP side, spec 7.1 rule 8).  NULL with *code
+ * (404, 480, 503) when it cannot be placed.
+ */
+struct sipleg *sipleg_invite(struct ccm *, const char *, const char *,
+	    const char *, const struct sipleg_ops *, void *, int *);
+/* ACK with the SDP answer to the offer in the 200 (local as above). */
+int	 sipleg_ack(struct sipleg *, const struct media_desc *);
+/* New local media (hold/resume from the SCCP side): re-INVITE. */
+int	 sipleg_update(struct sipleg *, const struct media_desc *, int hold);
+/* Hang up: BYE, CANCEL or a final answer as fits; no more callbacks;
+   the leg is freed. */
+void	 sipleg_hangup(struct sipleg *);
+/* The leg's enum call_security: TLS with a non-NULL cipher and SRTP
+   agreed -> encrypted; TLS -> authenticated; else (or any trunk) non. */
+int	 sipleg_security(const struct sipleg *);
+/* The call's status changed: Call-Info to a Cisco SIP phone (spec
+   sip-security), nothing for others. */
+void	 sipleg_set_status(struct sipleg *, int);
+/* The device or trunk name of the far end, for logs and the key log. */
+const char *sipleg_peer_name(const struct sipleg *);
+void	 sipleg_conn_closed(struct ccm *, uint64_t);
+size_t	 sipleg_count(struct ccm *);
+int	 sipleg_init(struct ccm *);
+void	 sipleg_free(struct ccm *);
+
 /* ---- the process -------------------------------------------------- */
 
 struct event_base;
@@ -387,6 +543,9 @@ struct auth_state;
 struct reg_state;
 struct trunk_state;
 struct b2bua_state;
+struct sccp_state;
+struct keymgr_state;
+struct sipleg_state;
 
 struct ccm {
 	struct event_base	*base;
@@ -399,6 +558,9 @@ struct ccm {
 	struct reg_state	*reg;
 	struct trunk_state	*trunks;
 	struct b2bua_state	*b2bua;
+	struct sccp_state	*sccp;
+	struct keymgr_state	*keymgr;
+	struct sipleg_state	*sipleg;
 };
 
 /* ccmd.c */

@@ -104,6 +104,14 @@ tp_info_get(struct ccm *c, uint64_t id)
 }
 
 void
+tp_close(struct ccm *c, uint64_t id, const char *why)
+{
+	(void)c;
+	(void)id;
+	(void)why;
+}
+
+void
 tp_set_pinned(struct ccm *c, uint64_t id, int on)
 {
 	(void)c;

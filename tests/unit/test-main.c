@@ -215,6 +215,11 @@ main(int argc, char *argv[])
 	unit_register_json();
 	unit_register_sdes();
 	unit_register_sdp();
+	unit_register_skinny();
+	unit_register_srtpw();
+	unit_register_rtpflow();
+	unit_register_keylog();
+	unit_register_netpkt();
 	if (reg_error) {
 		fprintf(stderr, "test registration failed: %s\n",
 		    CU_get_error_msg());

@@ -75,5 +75,10 @@ void	 unit_register_lsc(void);
 void	 unit_register_json(void);
 void	 unit_register_sdes(void);
 void	 unit_register_sdp(void);
+void	 unit_register_skinny(void);
+void	 unit_register_srtpw(void);
+void	 unit_register_rtpflow(void);
+void	 unit_register_keylog(void);
+void	 unit_register_netpkt(void);
 
 #endif /* UCSEC_UNIT_H */

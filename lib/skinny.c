@@ -1,0 +1,2 @@
+/* placeholder: being written (issue 6) */
+#include "skinny.h"

@@ -1,0 +1,12 @@
+/* placeholder: being written (issue 6) */
+#include "unit.h"
+
+static const struct unit_test tests[] = {
+	{ NULL, NULL }
+};
+
+void
+unit_register_srtpw(void)
+{
+	unit_suite("srtpw", tests);
+}
