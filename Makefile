@@ -300,7 +300,13 @@ fuzz-build: $(FUZZ_BINS)
 
 build-fuzz/fuzz-sdp: ccm/sdp.c ccm/sdp.h
 
-# The SIP harness runs the call core with a stub transport.
+# The SIP and SCCP harnesses run the call core with a stub transport.
+build-fuzz/fuzz-sccp: fuzz/fuzz-sccp.c $(CCM_CORE_SRCS) ccm/ccm.h $(LIB_SRCS) \
+		$(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< $(CCM_CORE_SRCS) $(LIB_SRCS) \
+	    $(P11_SRCS) $(PKG_LIBS)
+
 build-fuzz/fuzz-sip: fuzz/fuzz-sip.c $(CCM_CORE_SRCS) ccm/ccm.h $(LIB_SRCS) \
 		$(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
 	@mkdir -p build-fuzz

@@ -100,6 +100,29 @@ cur_u32(struct cursor *c)
 	    (uint32_t)p[2] << 8 | p[3];
 }
 
+/* Little-endian 16-bit read (Skinny). */
+uint16_t
+cur_u16le(struct cursor *c)
+{
+	const uint8_t	*p;
+
+	if ((p = take(c, 2)) == NULL)
+		return 0;
+	return (uint16_t)(p[1] << 8 | p[0]);
+}
+
+/* Little-endian 32-bit read (Skinny). */
+uint32_t
+cur_u32le(struct cursor *c)
+{
+	const uint8_t	*p;
+
+	if ((p = take(c, 4)) == NULL)
+		return 0;
+	return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[1] << 8 | p[0];
+}
+
 /*
  * Borrow n bytes; the pointer stays valid as long as the underlying buffer.
  * Returns NULL on failure (and for n == 0 on an empty buffer).

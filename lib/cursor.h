@@ -29,6 +29,8 @@ size_t		 cur_offset(const struct cursor *);
 uint8_t		 cur_u8(struct cursor *);
 uint16_t	 cur_u16(struct cursor *);
 uint32_t	 cur_u32(struct cursor *);
+uint16_t	 cur_u16le(struct cursor *);
+uint32_t	 cur_u32le(struct cursor *);
 const uint8_t	*cur_bytes(struct cursor *, size_t);
 int		 cur_copy(struct cursor *, void *, size_t);
 int		 cur_skip(struct cursor *, size_t);

@@ -82,6 +82,23 @@ wbuf_u32(struct wbuf *b, uint32_t v)
 	wbuf_put(b, p, sizeof(p));
 }
 
+/* Append little-endian (Skinny). */
+void
+wbuf_u16le(struct wbuf *b, uint16_t v)
+{
+	uint8_t	 p[2] = { v & 0xff, v >> 8 };
+
+	wbuf_put(b, p, sizeof(p));
+}
+
+void
+wbuf_u32le(struct wbuf *b, uint32_t v)
+{
+	uint8_t	 p[4] = { v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >> 24 };
+
+	wbuf_put(b, p, sizeof(p));
+}
+
 /* Overwrite two bytes already written at off (big-endian). */
 void
 wbuf_set_u16(struct wbuf *b, size_t off, uint16_t v)

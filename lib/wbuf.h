@@ -22,6 +22,8 @@ int	 wbuf_ok(const struct wbuf *);
 void	 wbuf_u8(struct wbuf *, uint8_t);
 void	 wbuf_u16(struct wbuf *, uint16_t);
 void	 wbuf_u32(struct wbuf *, uint32_t);
+void	 wbuf_u16le(struct wbuf *, uint16_t);
+void	 wbuf_u32le(struct wbuf *, uint32_t);
 void	 wbuf_put(struct wbuf *, const void *, size_t);
 void	 wbuf_set_u16(struct wbuf *, size_t, uint16_t);
 void	 wbuf_insert(struct wbuf *, size_t, const void *, size_t);

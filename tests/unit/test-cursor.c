@@ -315,8 +315,40 @@ test_null_base_zero_length_has_no_ub(void)
 	CU_ASSERT(unit_in_child(null_base_zero_reads, NULL, 10));
 }
 
+static void
+test_reads_u16le_u32le_little_endian(void)
+{
+	static const uint8_t	 le[] = { 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+	    0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0xfa, 0x88 };
+	struct cursor		 c;
+
+	cur_init(&c, le, sizeof(le));
+	CU_ASSERT_EQUAL(cur_u16le(&c), 0x0201);
+	CU_ASSERT_EQUAL(cur_u32le(&c), 0x06050403U);
+	/* High bit set: no sign extension. */
+	CU_ASSERT_EQUAL(cur_u16le(&c), 0xfeff);
+	CU_ASSERT_EQUAL(cur_u32le(&c), 0xfafbfcfdU);
+	CU_ASSERT(cur_ok(&c));
+	CU_ASSERT_EQUAL(cur_left(&c), 1);
+	/* One byte left: both reads fail, return 0 and poison. */
+	CU_ASSERT_EQUAL(cur_u16le(&c), 0);
+	CU_ASSERT(!cur_ok(&c));
+	CU_ASSERT_EQUAL(cur_u32le(&c), 0);
+	CU_ASSERT_EQUAL(cur_u8(&c), 0);
+
+	cur_init(&c, le, 3);
+	CU_ASSERT_EQUAL(cur_u32le(&c), 0);
+	CU_ASSERT(!cur_ok(&c));
+	CU_ASSERT_EQUAL(cur_offset(&c), 0);
+	cur_init(&c, NULL, 0);
+	CU_ASSERT_EQUAL(cur_u16le(&c), 0);
+	CU_ASSERT(!cur_ok(&c));
+}
+
 static const struct unit_test tests[] = {
 	{ "u8/u16/u32 read big-endian", test_reads_u8_u16_u32_big_endian },
+	{ "u16le/u32le read little-endian and poison at the end",
+	    test_reads_u16le_u32le_little_endian },
 	{ "bytes borrow from the buffer, copy copies",
 	    test_bytes_borrow_from_buffer_and_copy },
 	{ "peek does not advance", test_peek_does_not_advance },

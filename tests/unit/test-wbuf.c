@@ -205,8 +205,34 @@ test_steal_hands_over_bytes(void)
 	free(p);
 }
 
+static void
+test_appends_little_endian(void)
+{
+	static const uint8_t	 want[] = { 0xef, 0xbe, 0xef, 0xbe, 0xad,
+	    0xde, 0x04, 0x00, 0x00, 0x00 };
+	struct wbuf		 b;
+
+	wbuf_init(&b, 100);
+	wbuf_u16le(&b, 0xbeef);
+	wbuf_u32le(&b, 0xdeadbeefU);
+	wbuf_u32le(&b, 4);
+	CU_ASSERT(wbuf_ok(&b));
+	CU_ASSERT_EQUAL(b.len, sizeof(want));
+	CU_ASSERT_EQUAL(memcmp(b.data, want, sizeof(want)), 0);
+	wbuf_free(&b);
+
+	/* Past max: latched, nothing partial appended. */
+	wbuf_init(&b, 5);
+	wbuf_u32le(&b, 1);
+	wbuf_u16le(&b, 2);
+	CU_ASSERT(!wbuf_ok(&b));
+	CU_ASSERT_EQUAL(b.len, 4);
+	wbuf_free(&b);
+}
+
 static const struct unit_test tests[] = {
 	{ "u8/u16/u32/put append big-endian", test_appends_big_endian },
+	{ "u16le/u32le append little-endian", test_appends_little_endian },
 	{ "grows past the first allocation",
 	    test_grows_past_initial_allocation },
 	{ "growth past max latches an error",
