@@ -175,12 +175,17 @@ struct skinny_msg {
 						   LINESTAT_REQ (line),
 						   ACTIVATE_CALLPLANE (line),
 						   UNREGISTER (button=reason),
-						   UNREGISTER_ACK, RESET,
-						   SET_SPEAKER (button=mode) */
+						   UNREGISTER_ACK (button=status),
+						   RESET (button=type),
+						   SET_SPEAKER (button=mode),
+						   REGISTER_AVAILABLE_LINES
+						   (button=count) */
 			uint32_t	 button;
 			uint32_t	 line, callref;
 		} simple;
-		struct {			/* SK_SOFTKEY_EVENT */
+		struct {			/* SK_SOFTKEY_EVENT; also
+						   SK_SELECT_SOFTKEYS with
+						   event=softKeySetIndex */
 			uint32_t	 event, line, callref;
 		} softkey;
 		struct {			/* SK_CAPABILITIES_RES */
