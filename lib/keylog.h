@@ -25,6 +25,7 @@
 
 #define KEYLOG_LINE_MAX		512
 #define KEYLOG_NAME_MAX		64
+#define KEYLOG_ADDR_MAX		64	/* "[" IPv6 "]:65535" + NUL */
 
 struct keylog_entry {
 	int64_t			 time;		/* unix seconds */
@@ -55,5 +56,9 @@ int	 keylog_format(const struct keylog_entry *, char *, size_t);
    field. */
 int	 keylog_parse(const char *, size_t, struct keylog_entry *);
 void	 keylog_entry_wipe(struct keylog_entry *);
+/* An IPv4/IPv6 address with its port as the log writes it ("192.0.2.1:
+   24580", "[2001:db8::1]:24580") into buf (KEYLOG_ADDR_MAX); 0, or -1
+   for another family, port 0 or a short buffer. */
+int	 keylog_addr_format(const struct sockaddr_storage *, char *, size_t);
 
 #endif /* UCSEC_KEYLOG_H */
