@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define RTP_HDR_LEN		12
+#define RTP_RX_WINDOW		1024	/* late packets still told from dups */
 
 struct rtp_hdr {
 	uint8_t		 version, padding, extension, csrc_count, marker, pt;
@@ -56,11 +57,15 @@ struct rtp_rx {
 	uint64_t	 duplicates;
 	uint64_t	 bad;			/* not RTP or payload differs */
 	uint64_t	 other_ssrc;		/* from another SSRC */
+	uint64_t	 seen[RTP_RX_WINDOW / 64]; /* ring: seq % WINDOW seen */
 };
 
 /*
- * Account one received plain RTP packet: 0 if it is valid and its
- * payload is the pattern, UC_ERR_FORMAT otherwise (counted in bad).
+ * Account one received plain RTP packet into rx (zeroed before the
+ * first packet): 0 if it is valid, new and its payload is the pattern;
+ * UC_ERR_FORMAT otherwise, counted in bad (not RTP, payload differs,
+ * more than RTP_RX_WINDOW behind the highest sequence), in duplicates,
+ * or in other_ssrc (an SSRC other than the first one seen).
  */
 int	 rtp_rx_check(struct rtp_rx *, const uint8_t *, size_t);
 /* Packets expected from first to highest sequence, minus received. */
