@@ -1576,15 +1576,25 @@ static void
 s_send_rtp(struct single *s)
 {
 	uint8_t		 buf[SP_RTP_BUF];
-	char		 line[32];
-	size_t		 len;
+	char		 line[32 + 2 * SP_RTP_PAYLOAD];
+	size_t		 len, i;
 	uint32_t	 ssrc = s->rtx.ssrc;
 	uint16_t	 seq = s->rtx.seq;
-	int		 fd, k;
+	int		 fd, k = 0;
 
 	if ((len = rtp_tx_next(&s->rtx, buf, sizeof(buf) -
 	    SRTPW_TRAILER_MAX, SP_RTP_PAYLOAD)) == 0)
 		return;
+	/* The plain packet as sent, for checking a decrypted capture. */
+	if (s->cf->sent != NULL) {
+		k = snprintf(line, sizeof(line), "%08" PRIx32 " %u ", ssrc,
+		    (unsigned)seq);
+		for (i = RTP_HDR_LEN; i < len && k + 3 < (int)sizeof(line);
+		    i++)
+			k += snprintf(line + k, sizeof(line) - (size_t)k,
+			    "%02x", buf[i]);
+		line[k++] = '\n';
+	}
 	if (s->tx != NULL && srtpw_protect(s->tx, buf, &len,
 	    sizeof(buf)) != 0) {
 		log_warnx("%s: SRTP protect: %s", s->ph.name, uc_errdetail());
@@ -1600,11 +1610,8 @@ s_send_rtp(struct single *s)
 		return;
 	}
 	s->sent++;
-	if (s->cf->sent != NULL) {
-		k = snprintf(line, sizeof(line), "%08" PRIx32 " %u\n", ssrc,
-		    (unsigned)seq);
+	if (s->cf->sent != NULL)
 		wbuf_put(&s->sentlog, line, (size_t)k);
-	}
 }
 
 /* Every datagram waiting: unprotect, then check against the pattern. */

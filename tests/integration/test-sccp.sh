@@ -31,6 +31,7 @@ umask 077
 mk_ca capf CAPF-ucsec-test
 mk_ca rogue CAPF-rogue
 mk_ccm_cert
+SIP_CA=$T/callmanager.crt
 # SCCP devices: 2001/2002 encrypted, 2003/2006 authenticated, 2004/2005/2007
 # non-secure; SIP devices 1001 (baresip) and 1002 (sip-phone), encrypted.
 for n in 2001 2002 2003 2006; do
@@ -80,9 +81,11 @@ spt() {
 }
 result() { grep '^result ' "$T/$1.out" | tail -n 1; }
 # registered NAME: wait until ccmd logs the registration of SEP..NAME
+# after the mark $rm (set with rmark before the phone starts)
+rmark() { rm=$(ccmd_mark); }
 registered() {
 	_i=0
-	until grep -q "SEP0000000A$1.*regist" "$CCMD_LOG"; do
+	until tail -n +$((rm + 1)) "$CCMD_LOG" | grep -q "device=SEP0000000A$1 registered"; do
 		_i=$((_i + 1))
 		[ $_i -le 100 ] || fail "SEP0000000A$1 did not register: $(cat "$T/$1.out"; tail -n 5 "$CCMD_LOG")"
 		sleep 0.1
@@ -104,6 +107,7 @@ cap_stop() { sleep 0.5; kill "$cap_pid" 2>/dev/null; wait "$cap_pid" 2>/dev/null
 # --- 1. two encrypted SCCP phones over TLS: SRTP both ways, status encrypted
 cap_start "$T/media.pcap" udp
 mc=$(ccmd_mark)
+rmark
 sp 2002 --answer --talk 3 --expect-security encrypted &
 b=$!
 registered 2002
@@ -162,10 +166,10 @@ grep -q 'auth_failed=[1-9]' "$T/dec2.out" || fail "wrong keys: $(cat "$T/dec2.ou
 ok "with one key bit flipped nothing decrypts (authentication fails)"
 
 # --- 3. the keys as tshark reads them from inside TLS -----------------------
-text2pcap -q -D -T 40000,2000 "$T/2001.dump" "$T/tls-inner.pcap" ||
+text2pcap -q -D -T 2000,40000 "$T/2001.dump" "$T/tls-inner.pcap" ||
     fail "text2pcap of 2001's dump"
 tshark -r "$T/tls-inner.pcap" -d tcp.port==2000,skinny -Y '_ws.malformed' \
-    -T fields -e frame.number >"$T/malformed.txt" 2>&1
+    -T fields -e frame.number >"$T/malformed.txt" 2>"$T/tshark.err"
 [ -s "$T/malformed.txt" ] && fail "tshark: malformed Skinny inside TLS: $(head "$T/malformed.txt")"
 tshark -r "$T/tls-inner.pcap" -d tcp.port==2000,skinny \
     -Y 'skinny.messageId == 0x008a || skinny.messageId == 0x0105' \
@@ -176,6 +180,7 @@ python3 "$SCCPDIR/keycheck.py" "$T/keys.txt" "$T/keys.log" SEP0000000A2001 ||
 ok "tshark decodes ORC/SMT from inside TLS: algorithm 1, key 16, salt 14, bytes = the key log"
 
 # --- 4. hold and resume: new keys --------------------------------------------
+rmark
 sp 2002 --answer --talk 4 --expect-security encrypted &
 b=$!
 registered 2002
@@ -186,6 +191,7 @@ result 2001 | grep -q 'rekeyed=1' || fail "hold/resume did not rekey: $(result 2
 ok "hold/resume: fresh keys after resume, media checked again"
 
 # --- 5. authenticated devices: RTP, status authenticated; encrypted refused
+rmark
 sp 2006 --answer --talk 2 --expect-security authenticated &
 b=$!
 registered 2006
@@ -194,6 +200,7 @@ sp 2003 --call 2006 --talk 2 --expect-security authenticated ||
 wait $b || fail "2006: $(cat "$T/2006.out")"
 result 2003 | grep -q 'srtp=none' || fail "authenticated call used SRTP: $(result 2003)"
 mc=$(ccmd_mark)
+rmark
 sp 2001 --answer --talk 1 --timeout 8 &
 b=$!
 registered 2001
@@ -204,6 +211,7 @@ ok "authenticated devices: RTP, status authenticated; an encrypted profile refus
 
 # --- 6. tshark on the plain-TCP Skinny of two non-secure phones -------------
 cap_start "$T/sccp.pcap" "tcp port 2000"
+rmark
 spt 2005 --answer --talk 2 --expect-security nonsecure &
 b=$!
 registered 2005
@@ -234,15 +242,16 @@ echo "$l" | grep -q 'status=encrypted' || fail "SCCP -> SIP call log: $l"
 ok "SCCP 2001 -> baresip 1001 (SDES): encrypted, both directions decrypt"
 
 printf 'bob-Secret.42\n' >"$T/bob.pw"
+rmark
+sp 2002 --answer --talk 3 --expect-security encrypted &
+b=$!
+registered 2002
 "$SIPPH" --server 127.0.0.1:5061 --transport tls --cert "$T/lsc-1002.crt" \
     --key "$T/lsc-1002.key" --ca "$T/callmanager.crt" --user 1002 \
     --auth-user bob --password-file "$T/bob.pw" --call 2002 \
     --srtp mandatory --talk 3 --expect-security encrypted --timeout 30 \
-    >"$T/1002.out" 2>&1 &
-s=$!
-sp 2002 --answer --talk 3 --expect-security encrypted ||
-    fail "sip-phone 1002 -> 2002: $(cat "$T/2002.out")"
-wait $s || fail "sip-phone 1002: $(cat "$T/1002.out")"
+    >"$T/1002.out" 2>&1 || fail "sip-phone 1002 -> 2002: $(cat "$T/1002.out")"
+wait $b || fail "SCCP 2002 answering sip-phone 1002: $(cat "$T/2002.out")"
 ok "sip-phone 1002 -> SCCP 2002: encrypted, media checked at both ends"
 
 # --- 8. refusals and hostile input ------------------------------------------

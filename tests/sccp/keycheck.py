@@ -22,10 +22,10 @@ for line in open(sys.argv[1]):
     if len(f) < 6 or not f[0]:
         continue
     mid = int(f[0], 0)
-    if (f[1], f[2], f[3]) != ("1", "16", "14"):
+    if (int(f[1], 0), int(f[2], 0), int(f[3], 0)) != (1, 16, 14):
         sys.exit("keycheck: message %#x: algorithm/key/salt %s/%s/%s" % (mid, f[1], f[2], f[3]))
-    key = bytes(int(x) for x in f[4].split(","))
-    salt = bytes(int(x) for x in f[5].split(","))
+    key = bytes(int(x, 0) for x in f[4].split(","))
+    salt = bytes(int(x, 0) for x in f[5].split(","))
     ks = key[:16] + salt[:14]
     want = logged["rx" if mid == 0x105 else "tx"]
     if ks not in want:
