@@ -2206,6 +2206,18 @@ call_link(struct call *c)
 	}
 }
 
+/*
+ * Issue 6 (sipleg.c): may the dialled number be an SCCP line?  Only
+ * when it is no live SIP binding and no trunk route (a call from a trunk
+ * never hairpins to one, so there only the binding counts).
+ */
+static int
+sccp_candidate(struct ccm *ccm, const struct sip_req *req, const char *user)
+{
+	return party_ok(user) && registrar_lookup(ccm, user) == NULL &&
+	    (req->trunk != NULL || trunk_route(ccm, user) == NULL);
+}
+
 /* An out-of-dialog INVITE: a new call. */
 static void
 invite_new(struct sip_req *req)
@@ -2249,6 +2261,14 @@ invite_new(struct sip_req *req)
 	if ((code = setup_a(ccm, c, req)) != 0)
 		goto fail;
 	call_sid(c);
+	/* Issue 6: the caller passed setup_a; an SCCP line's INVITE goes
+	   to sipleg.c (1 = handled there), this call is dropped unsent. */
+	if (sccp_candidate(ccm, req, uri_user(req->msg->req_uri)) &&
+	    sipleg_incoming(req, uri_user(req->msg->req_uri))) {
+		call_free(c);
+		sdp_info_clear(&offer);
+		return;
+	}
 	if ((code = route_number(ccm, c, uri_user(req->msg->req_uri),
 	    &req->src, req->trunk != NULL)) != 0)
 		goto fail;
@@ -3362,6 +3382,9 @@ b2bua_request(struct sip_req *req)
 	if (req->trunk != NULL && trunk_authorize(req) != 0)
 		return;
 	if (req->in_dialog) {
+		/* Issue 6: dialogs of SIP legs of SCCP calls (sipleg.c). */
+		if (sipleg_request(req))
+			return;
 		in_dialog(req);
 		return;
 	}
@@ -3404,6 +3427,7 @@ b2bua_conn_closed(struct ccm *ccm, uint64_t conn)
 	struct leg		*l;
 	struct call		*c;
 
+	sipleg_conn_closed(ccm, conn);	/* issue 6: SIP legs of SCCP calls */
 	if (bs == NULL || conn == 0)
 		return;
 	/* Each call_end unlinks at least the leg found: start over. */
