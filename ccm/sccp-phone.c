@@ -885,10 +885,10 @@ phone_send(struct phone *ph, const struct skinny_msg *m)
 	int	 v = ph->v, r;
 
 	/* Before RegisterAck: the header version of Register does not
-	   matter (spec 6.2); the codec builds layouts up to the cap. */
+	   matter (spec 6.2); the codec builds the versions a server
+	   chooses (12 -> 11, 22 -> 17); byte 40 keeps --version. */
 	if (!ph->acked)
-		v = ph->cf->version < SKINNY_VERSION_CAP ? ph->cf->version :
-		    SKINNY_VERSION_CAP;
+		v = skinny_version_choose(ph->cf->version);
 
 	if ((r = skinny_build(&ph->out, v, m, 0)) != 0) {
 		uc_prefix(ph->name);

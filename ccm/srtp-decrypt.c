@@ -4,21 +4,23 @@
  * Wireshark plays (Telephony > RTP).
  *
  * Each UDP datagram (lib/netpkt.c) that looks like RTP or RTCP (version
- * 2; RTCP: packet type 200..204) and goes to the dst of a key log entry
- * (RTCP: to the entry's port + 1, or the same port when multiplexed) is
- * unprotected with a receive context for that entry (any SSRC, or the
- * entry's SSRC), made on first use.  Several entries may share a dst
- * (new keys after hold/resume): they are tried newest first among those
- * logged before the packet (KEY_SLACK seconds allowed for clocks), then
- * the later ones, and the one that authenticates stays bound to the
- * stream (source, destination, SSRC) until it stops authenticating.
+ * 2; RTCP: second byte 192..223, RFC 5761 4) and goes to the dst of a
+ * key log entry (RTCP: to the entry's port + 1, or the same port when
+ * multiplexed) is unprotected with a receive context for that entry
+ * (any SSRC, or the entry's SSRC), made on first use.  Several entries
+ * may share a dst (new keys after hold/resume): they are tried newest
+ * first among those logged before the packet (KEY_SLACK seconds allowed
+ * for clocks), then the later ones, and the one that authenticates stays
+ * bound to the stream (source, destination, SSRC) until it stops
+ * authenticating.
  * GCM decrypts before it checks the tag, so every attempt works on a
  * copy.
  *
  * The output has the input's link type and timestamps; it is written to
  * a 0600 temporary file in the target directory and renamed over OUT.
- * Exit: 0 when at least one packet was decrypted and none failed to
- * authenticate, 1 otherwise, 2 on usage or input errors.
+ * Exit: 0 when at least one packet was decrypted, none failed to
+ * authenticate and the capture was read to its end; 1 otherwise, 2 on
+ * usage or input errors.
  */
 #include <sys/stat.h>
 
@@ -58,8 +60,8 @@
 #define STREAM_BUCKETS		4096	/* hash heads, a power of 2 */
 #define RTP_HDR_MIN		12	/* RFC 3550 5.1 */
 #define RTCP_HDR_MIN		8	/* RFC 3550 6.4.1 */
-#define RTCP_PT_MIN		200	/* SR */
-#define RTCP_PT_MAX		204	/* APP */
+#define RTCP_PT_MIN		192	/* RFC 5761 4: 192..223 is RTCP, */
+#define RTCP_PT_MAX		223	/* RFC 5506 205..207 included */
 #define NO_STREAM		SIZE_MAX
 
 enum { EXIT_DECRYPTED = 0, EXIT_NOT_ALL = 1, EXIT_USAGE = 2 };
@@ -101,12 +103,15 @@ struct dec {
 	const char		*call;		/* --call, or NULL: all */
 	int			 keep_other;	/* --keep-other */
 	int			 verbose;	/* -v */
-	struct key		*keys;		/* by dst, then time */
+	struct key		*keys;		/* in key log order */
+	struct key		**sorted;	/* by dst, then time */
 	size_t			 nkeys;
+	unsigned long		 torn;		/* unterminated last line */
 	struct stream		*streams;	/* in order first seen */
 	size_t			 nstreams, capstreams;
 	size_t			 buckets[STREAM_BUCKETS]; /* stream hash */
-	unsigned long		 frames, written, other;
+	unsigned long		 frames, written, other, snapped;
+	int			 truncated;	/* capture ends in a bad frame */
 	unsigned long		 decrypted, auth_failed, replayed;
 	pcap_t			*pin;		/* the capture */
 	pcap_t			*pdead;		/* the output's format */
@@ -142,8 +147,9 @@ usage(void)
 "      --call ID        use only the keys of this call\n"
 "      --keep-other     copy frames that were not decrypted unchanged\n"
 "  -v, --verbose        say which key each stream took\n"
-"Exit: 0 decrypted and nothing failed authentication, 1 otherwise,\n"
-"2 usage or input error.  See srtp-decrypt(1).\n");
+"Exit: 0 decrypted, nothing failed authentication and the capture was\n"
+"read to its end, 1 otherwise, 2 usage or input error.  See\n"
+"srtp-decrypt(1).\n");
 	exit(0);
 }
 
@@ -211,11 +217,13 @@ addr_str(const struct sockaddr_storage *ss, char *buf, size_t size)
 	return buf;
 }
 
-/* Keys by dst, then time, then line. */
+/* Key pointers by dst, then time, then line (the structs, which hold
+   keys, are never moved: qsort may copy elements to a temporary). */
 static int
 key_cmp(const void *va, const void *vb)
 {
-	const struct key	*a = va, *b = vb;
+	const struct key	*a = *(struct key *const *)va;
+	const struct key	*b = *(struct key *const *)vb;
 	int			 r;
 
 	if ((r = addr_cmp(&a->e.dst, &b->e.dst)) != 0)
@@ -225,9 +233,10 @@ key_cmp(const void *va, const void *vb)
 	return a->line < b->line ? -1 : a->line > b->line;
 }
 
-/* The next line of c (without its '\n') into *p, *n; 0 at the end. */
+/* The next line of c (without its '\n') into *p, *n; *nl: it had a
+   '\n'.  0 at the end. */
 static int
-line_next(struct cursor *c, const char **p, size_t *n)
+line_next(struct cursor *c, const char **p, size_t *n, int *nl)
 {
 	struct cursor	 scan = *c;
 
@@ -237,21 +246,10 @@ line_next(struct cursor *c, const char **p, size_t *n)
 	while (cur_left(&scan) > 0 && cur_u8(&scan) != '\n')
 		(*n)++;
 	*p = (const char *)cur_bytes(c, *n);
-	if (cur_left(c) > 0)
+	*nl = cur_left(c) > 0;
+	if (*nl)
 		(void)cur_u8(c);		/* the '\n' */
 	return 1;
-}
-
-/* Warn when the key log is readable by others (keylog.h wants 0600). */
-static void
-keylog_mode_warn(const char *path)
-{
-	struct stat	 st;
-
-	if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
-		log_warnx("warning: key log %s: mode %04o lets others read "
-		    "the call keys; chmod 600", path,
-		    (unsigned)(st.st_mode & 07777));
 }
 
 /* Parse every line of buf; keep those of --call.  Returns 0 or exit. */
@@ -261,9 +259,10 @@ keys_parse(struct dec *d, const uint8_t *buf, size_t len)
 	struct cursor	 c, cnt;
 	const char	*p;
 	size_t		 n, line = 0, lines = 0;
+	int		 nl;
 
 	cur_init(&cnt, buf, len);
-	while (line_next(&cnt, &p, &n))
+	while (line_next(&cnt, &p, &n, &nl))
 		lines++;
 	if (lines > KEYS_MAX)
 		return fail("%s: %zu lines, more than %d", d->keyfile, lines,
@@ -271,10 +270,17 @@ keys_parse(struct dec *d, const uint8_t *buf, size_t len)
 	if (lines > 0 && (d->keys = calloc(lines, sizeof(*d->keys))) == NULL)
 		return fail("%s: out of memory", d->keyfile);
 	cur_init(&c, buf, len);
-	while (line_next(&c, &p, &n)) {
+	while (line_next(&c, &p, &n, &nl)) {
 		line++;
 		if (n == 0 || p[0] == '#')
 			continue;
+		if (!nl) {			/* a write cut short */
+			d->torn++;
+			log_warnx("warning: %s:%zu: the last line has no "
+			    "newline (a write cut short?); skipped",
+			    d->keyfile, line);
+			continue;
+		}
 		if (keylog_parse(p, n, &d->keys[d->nkeys].e) != 0)
 			return fail("%s:%zu: %s", d->keyfile, line,
 			    uc_errdetail());
@@ -288,17 +294,50 @@ keys_parse(struct dec *d, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Read the key log through one descriptor: no symlink, no blocking open
+ * of a FIFO, a regular file only; warn when others may read it
+ * (keylog.h wants 0600).  Returns 0 or exit code.
+ */
+static int
+keys_read(struct dec *d, uint8_t **buf, size_t *len)
+{
+	struct stat	 st;
+	int		 fd, r = 0;
+
+	fd = open(d->keyfile, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC | O_NOCTTY);
+	if (fd == -1)
+		return fail("key log %s: %s", d->keyfile, errno == ELOOP ?
+		    "is a symbolic link; give the file itself" :
+		    strerror(errno));
+	if (fstat(fd, &st) == -1)
+		r = fail("key log %s: %s", d->keyfile, strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		r = fail("key log %s: not a regular file", d->keyfile);
+	else {
+		if ((st.st_mode & 077) != 0)
+			log_warnx("warning: key log %s: mode %04o lets others "
+			    "read the call keys; chmod 600", d->keyfile,
+			    (unsigned)(st.st_mode & 07777));
+		if (file_read_fd(fd, d->keyfile, KEYLOG_FILE_MAX, buf,
+		    len) != 0)
+			r = fail("key log %s", uc_errdetail());
+	}
+	close(fd);
+	return r;
+}
+
 /* Read and parse the key log; sorted by dst.  Returns 0 or exit code. */
 static int
 keys_load(struct dec *d)
 {
 	uint8_t		*buf = NULL;
-	size_t		 len = 0;
+	size_t		 len = 0, i;
 	int		 r;
 
-	keylog_mode_warn(d->keyfile);
-	if (file_read(d->keyfile, KEYLOG_FILE_MAX, &buf, &len) != 0)
-		return fail("key log %s", uc_errdetail());
+	if ((r = keys_read(d, &buf, &len)) != 0)
+		return r;
 	r = keys_parse(d, buf, len);
 	OPENSSL_clear_free(buf, len + 1);
 	if (r != 0)
@@ -306,7 +345,11 @@ keys_load(struct dec *d)
 	if (d->nkeys == 0)
 		return fail("%s: no key%s%s", d->keyfile,
 		    d->call ? " for call " : "", d->call ? d->call : "");
-	qsort(d->keys, d->nkeys, sizeof(*d->keys), key_cmp);
+	if ((d->sorted = calloc(d->nkeys, sizeof(*d->sorted))) == NULL)
+		return fail("%s: out of memory", d->keyfile);
+	for (i = 0; i < d->nkeys; i++)
+		d->sorted[i] = &d->keys[i];
+	qsort(d->sorted, d->nkeys, sizeof(*d->sorted), key_cmp);
 	return 0;
 }
 
@@ -318,7 +361,7 @@ keys_lower(const struct dec *d, const struct sockaddr_storage *dst)
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (addr_cmp(&d->keys[mid].e.dst, dst) < 0)
+		if (addr_cmp(&d->sorted[mid]->e.dst, dst) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -347,14 +390,14 @@ cands_add(struct dec *d, const struct pkt *pk, unsigned int port,
 
 	addr_set_port(&dst, port);
 	i = keys_lower(d, &dst);
-	for (end = i; end < d->nkeys && addr_cmp(&d->keys[end].e.dst,
+	for (end = i; end < d->nkeys && addr_cmp(&d->sorted[end]->e.dst,
 	    &dst) == 0; end++)
 		;
 	while (end > i && n < CANDS_MAX) {
 		end--;
-		if (!d->keys[end].e.has_ssrc ||
-		    d->keys[end].e.ssrc == pk->ssrc)
-			c[n++] = &d->keys[end];
+		if (!d->sorted[end]->e.has_ssrc ||
+		    d->sorted[end]->e.ssrc == pk->ssrc)
+			c[n++] = d->sorted[end];
 	}
 	return n;
 }
@@ -380,18 +423,38 @@ cands_find(struct dec *d, const struct pkt *pk, struct key **c)
 	return n;
 }
 
+/* FNV-1a of n more bytes. */
+static uint32_t
+hash_bytes(uint32_t h, const void *v, size_t n)
+{
+	const uint8_t	*p = v;
+	size_t		 i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* The address bytes of an IPv4/IPv6 address into the hash. */
+static uint32_t
+hash_addr(uint32_t h, const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET6)
+		return hash_bytes(h, &((const struct sockaddr_in6 *)ss)->
+		    sin6_addr, 16);
+	return hash_bytes(h, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+}
+
 static size_t
 stream_hash(const struct pkt *pk)
 {
-	uint32_t	 h = 2166136261u;
-	const uint8_t	*p;
-	size_t		 i;
+	uint32_t	 h;
 	uint32_t	 v[4] = { pk->ssrc, addr_port(&pk->u.src),
 	    addr_port(&pk->u.dst), (uint32_t)pk->rtcp };
 
-	p = (const uint8_t *)v;
-	for (i = 0; i < sizeof(v); i++)
-		h = (h ^ p[i]) * 16777619u;
+	h = hash_bytes(2166136261u, v, sizeof(v));
+	h = hash_addr(h, &pk->u.src);
+	h = hash_addr(h, &pk->u.dst);
 	return h & (STREAM_BUCKETS - 1);
 }
 
@@ -576,25 +639,40 @@ udp_handle(struct dec *d, struct pkt *pk)
 	return -1;
 }
 
+/* A frame the snapshot length cut: counted, warned about once. */
+static void
+frame_snapped(struct dec *d, const struct pcap_pkthdr *h)
+{
+	if (d->snapped++ == 0)
+		log_warnx("warning: capture %s: frame %lu holds %u of its %u "
+		    "bytes: the capture's snapshot length (pcap_snapshot() "
+		    "%d) cut it; such frames are not decrypted (capture "
+		    "with -s 0)", d->in, d->frames, h->caplen, h->len,
+		    pcap_snapshot(d->pin));
+}
+
 /* One captured frame. */
 static void
 frame_handle(struct dec *d, const struct pcap_pkthdr *h, const uint8_t *f)
 {
 	struct pkt	 pk;
-	int		 r = 0;
+	int		 r = 0, pr = UC_ERR_UNSUPPORTED;
 
 	memset(&pk, 0, sizeof(pk));
 	pk.h = h;
 	pk.frame = f;
-	if (h->caplen <= FRAME_MAX && netpkt_udp_parse(d->dlt_in, f,
-	    h->caplen, &pk.u) == 0) {
+	if (h->caplen <= FRAME_MAX)
+		pr = netpkt_udp_parse(d->dlt_in, f, h->caplen, &pk.u);
+	if (pr == 0) {
 		pk.payload = f + pk.u.payload_off;
 		pk.len = pk.u.payload_len;
 		r = udp_handle(d, &pk);
 	}
 	if (r == 1)
 		return;
-	if (r == 0)
+	if (pr == UC_ERR_TRUNCATED && h->caplen < h->len)
+		frame_snapped(d, h);
+	else if (r == 0)
 		d->other++;
 	if (d->keep_other) {
 		pcap_dump((u_char *)d->dump, h, f);
@@ -739,9 +817,11 @@ capture_run(struct dec *d)
 	}
 	if (rc == PCAP_ERROR && d->frames == 0)
 		return fail("capture %s: %s", d->in, pcap_geterr(d->pin));
-	if (rc == PCAP_ERROR)
+	if (rc == PCAP_ERROR) {
+		d->truncated = 1;
 		log_warnx("warning: capture %s: after frame %lu: %s; the rest "
 		    "is skipped", d->in, d->frames, pcap_geterr(d->pin));
+	}
 	return 0;
 }
 
@@ -763,8 +843,9 @@ report_print(const struct dec *d)
 		    s->decrypted, s->auth_failed, s->replayed);
 	}
 	printf("total streams=%zu frames=%lu decrypted=%lu auth_failed=%lu "
-	    "replayed=%lu other=%lu written=%lu\n", d->nstreams, d->frames,
-	    d->decrypted, d->auth_failed, d->replayed, d->other, d->written);
+	    "replayed=%lu other=%lu snapped=%lu written=%lu truncated=%s\n",
+	    d->nstreams, d->frames, d->decrypted, d->auth_failed, d->replayed,
+	    d->other, d->snapped, d->written, d->truncated ? "yes" : "no");
 }
 
 /* Options into d.  0 or exit code; --help exits. */
@@ -821,6 +902,7 @@ dec_free(struct dec *d)
 		keylog_entry_wipe(&d->keys[i].e);
 	}
 	free(d->keys);
+	free(d->sorted);
 	free(d->streams);
 	if (d->dump != NULL)
 		pcap_dump_close(d->dump);
@@ -860,8 +942,8 @@ main(int argc, char **argv)
 	    (r = out_commit(d)) != 0)
 		goto out;
 	report_print(d);
-	r = d->decrypted > 0 && d->auth_failed == 0 ? EXIT_DECRYPTED :
-	    EXIT_NOT_ALL;
+	r = d->decrypted > 0 && d->auth_failed == 0 && !d->truncated ?
+	    EXIT_DECRYPTED : EXIT_NOT_ALL;
  out:
 	dec_free(d);
 	return r;

@@ -4,7 +4,8 @@
  * has NUL-terminated names, a known suite with exactly its key + salt
  * bytes, an IPv4/IPv6 dst with a port, and formats to one line that
  * parses back to the same entry (abort on a mismatch); a failure is
- * FORMAT with a detail line naming a field and leaves no key behind.
+ * FORMAT with a detail line naming a field and leaves no key behind; a
+ * line ending in a CR is refused as such.
  * Seeds: fuzz/corpus/fuzz-keylog (every suite, IPv4/IPv6, "-" fields,
  * broken lines).
  *
@@ -82,9 +83,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
 	struct keylog_entry	 e;
+	size_t			 n = len;
 	int			 r;
 
 	r = keylog_parse((const char *)data, len, &e);
+	if (n > 0 && data[n - 1] == '\n')
+		n--;
 	if (r == 0)
 		check_entry(&e);
 	else {
@@ -92,6 +96,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		CHECK(uc_errdetail()[0] != '\0');
 		CHECK(all_zero(&e, sizeof(e)));
 	}
+	/* A CR before the end (CRLF file) is named as such. */
+	if (n > 0 && n < KEYLOG_LINE_MAX && data[n - 1] == '\r')
+		CHECK(r == UC_ERR_FORMAT && strstr(uc_errdetail(),
+		    "carriage return at end of line") != NULL);
 	keylog_entry_wipe(&e);
 	return 0;
 }

@@ -8,8 +8,9 @@
  *			starts with the field name and its offset
  *   UC_ERR_ARG		keylog_format/keylog_write: an entry that cannot be
  *			written as a valid line, or a short buffer
- *   UC_ERR_POLICY	keylog_open: a symlink, a non-regular file or one
- *			with group or other access bits
+ *   UC_ERR_POLICY	keylog_open: a symlink, a non-regular file, one
+ *			with group or other access bits, owned by another
+ *			uid or with more than one hard link
  *   UC_ERR_IO		open, fstat or write failed
  *   UC_ERR_ALLOC	out of memory
  */
@@ -75,9 +76,10 @@ field_fail(int field, size_t off, const char *fmt, ...)
 
 /*
  * Open (creating 0600) the key log at path for appending.  Refuses a
- * symlink, a non-regular file and a file with any group or other access
- * bit (UC_ERR_POLICY): the log is as sensitive as the calls.  *out is
- * freed with keylog_close.
+ * symlink, a non-regular file, a file with any group or other access
+ * bit, one owned by another uid than the effective one and one with
+ * more than one hard link (UC_ERR_POLICY): the log is as sensitive as
+ * the calls.  *out is freed with keylog_close.
  */
 int
 keylog_open(const char *path, struct keylog **out)
@@ -113,6 +115,18 @@ keylog_open(const char *path, struct keylog **out)
 		r = uc_fail(UC_ERR_POLICY, "key log %s: mode %04o gives group "
 		    "or other access; it must be 0600 (chmod 600)", path,
 		    (unsigned)(st.st_mode & 07777));
+		goto out;
+	}
+	if (st.st_uid != geteuid()) {
+		r = uc_fail(UC_ERR_POLICY, "key log %s: owned by uid %lu, not "
+		    "by this process's uid %lu; refused", path,
+		    (unsigned long)st.st_uid, (unsigned long)geteuid());
+		goto out;
+	}
+	if (st.st_nlink != 1) {
+		r = uc_fail(UC_ERR_POLICY, "key log %s: has %lu hard links; "
+		    "it must have exactly one (refused)", path,
+		    (unsigned long)st.st_nlink);
 		goto out;
 	}
 	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
@@ -648,6 +662,17 @@ field_parse(int field, struct cursor *val, struct keylog_entry *e)
 	}
 }
 
+/* The byte at offset off from c's position, or -1 past its end. */
+static int
+byte_at(const struct cursor *c, size_t off)
+{
+	struct cursor	 scan = *c;
+
+	if (!cur_skip(&scan, off) || cur_left(&scan) == 0)
+		return -1;
+	return cur_peek_u8(&scan);
+}
+
 /*
  * Parse one key log line of len bytes (no NUL needed; one trailing '\n'
  * allowed) into *e: every field, in order, one space apart (keylog.h).
@@ -661,12 +686,15 @@ keylog_parse(const char *s, size_t len, struct keylog_entry *e)
 	int		 field, r = 0;
 
 	memset(e, 0, sizeof(*e));
-	if (len > 0 && s[len - 1] == '\n')
-		len--;
+	cur_init(&line, (const uint8_t *)s, len);
+	if (len > 0 && byte_at(&line, len - 1) == '\n')
+		cur_init(&line, (const uint8_t *)s, --len);
 	if (len >= KEYLOG_LINE_MAX)
 		return uc_fail(UC_ERR_FORMAT, "line of %zu bytes: longer than "
 		    "%d", len, KEYLOG_LINE_MAX - 1);
-	cur_init(&line, (const uint8_t *)s, len);
+	if (len > 0 && byte_at(&line, len - 1) == '\r')
+		return field_fail(KEYLOG_FIELDS - 1, len - 1, "carriage "
+		    "return at end of line");
 	for (field = 0; field < KEYLOG_FIELDS && r == 0; field++)
 		if ((r = field_next(&line, field, &val)) == 0)
 			r = field_parse(field, &val, e);

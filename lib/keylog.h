@@ -44,8 +44,9 @@ struct keylog_entry {
 
 struct keylog;
 
-/* Open (create 0600) for appending; refuses a group/other-readable file
-   or a non-regular one (UC_ERR_POLICY). */
+/* Open (create 0600) for appending; refuses a group/other-readable file,
+   a non-regular one, one owned by another uid than the effective one or
+   with more than one hard link (UC_ERR_POLICY). */
 int	 keylog_open(const char *, struct keylog **);
 /* Append one line (one write); the formatted line is wiped after. */
 int	 keylog_write(struct keylog *, const struct keylog_entry *);

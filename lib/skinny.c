@@ -13,9 +13,11 @@
  *   UC_ERR_FORMAT	length under 4 or over SKINNY_MSG_MAX, ipx
  *			addrType not 0/1, key or salt length over 16,
  *			capability count over 18
- *   UC_ERR_POLICY	build: key block without keys_ok (spec 7.1)
+ *   UC_ERR_POLICY	build: key block without keys_ok (spec 7.1) or
+ *			below SKINNY_VERSION_SECURE (spec 7.2)
  *   UC_ERR_UNSUPPORTED	build: IPv6 address below V17
- *   UC_ERR_ARG		bad version, address family, count or key lengths
+ *   UC_ERR_ARG		bad version (build: 0, 1..11, 15..17 only),
+ *			address family, count or key lengths
  *   UC_ERR_ALLOC	the output buffer cannot take the message
  */
 #include <sys/socket.h>
@@ -196,12 +198,12 @@ put_str(struct wbuf *b, const char *s, size_t n)
 	put_zero(b, n - len);
 }
 
-/* A packed string (6.14): at most cap - 1 characters and a NUL;
-   NULL writes an empty one. */
+/* A packed string (6.14): at most cap characters (get_packed keeps as
+   many) and a NUL; NULL writes an empty one. */
 static void
 put_packed(struct wbuf *b, const char *s, size_t cap)
 {
-	size_t	 len = s == NULL ? 0 : strnlen(s, cap - 1);
+	size_t	 len = s == NULL ? 0 : strnlen(s, cap);
 
 	wbuf_put(b, s, len);
 	wbuf_u8(b, 0);
@@ -1289,7 +1291,11 @@ build_stop(struct wbuf *b, int v, const struct skinny_msg *m)
 /* ---------------------------------------------------------------- */
 /* The table and the entry points.                                  */
 
-#define D(id, name, min, full, p, b)	{ id, name, min, full, p, b }
+/* full must fit parse_body's pad buffer: a compile error otherwise. */
+#define SK_FITS_PAD(full) \
+	((full) + 0 * sizeof(char[(full) <= SK_PAD_MAX ? 1 : -1]))
+#define D(id, name, min, full, p, b) \
+	{ id, name, min, SK_FITS_PAD(full), p, b }
 
 static const struct sk_desc descs[] = {
 	D(SK_KEEPALIVE, "KeepAlive", 0, 0, parse_none, build_none),
@@ -1509,17 +1515,39 @@ skinny_parse(const uint8_t *buf, size_t len, int v, struct skinny_msg *m)
 	return rc;
 }
 
-/* Refuse a key block the connection may not carry (spec 7.1, 10). */
+/* Refuse a key block the connection may not carry (spec 7.1, 7.2,
+   10): without keys_ok, or below SKINNY_VERSION_SECURE. */
 static int
-check_keys(const struct skinny_msg *m, int keys_ok)
+check_keys(const struct skinny_msg *m, int v, int keys_ok)
 {
 	if (m->id != SK_ORC && m->id != SK_SMT)
 		return 0;
-	if (keys_ok || keyinfo_empty(&m->u.media.key))
+	if (keyinfo_empty(&m->u.media.key))
+		return 0;
+	if (v < SKINNY_VERSION_SECURE)
+		return uc_fail(UC_ERR_POLICY, "key block (algorithm %u) at "
+		    "V %d: keys need V >= %d (spec 7.2)", m->u.media.key.alg,
+		    v, SKINNY_VERSION_SECURE);
+	if (keys_ok)
 		return 0;
 	return uc_fail(UC_ERR_POLICY, "key block (algorithm %u) on a "
 	    "connection not cleared for keys (spec 7.1 rule 1)",
 	    m->u.media.key.alg);
+}
+
+/* A version the builder writes: 0 (before registration) or one that
+   skinny_version_choose picks (spec 3, errata 13.1). */
+static int
+check_version(int v)
+{
+	if (v < 0 || v > SKINNY_VERSION_CAP)
+		return uc_fail(UC_ERR_ARG, "version %d, not within 0..%d "
+		    "(spec 3)", v, SKINNY_VERSION_CAP);
+	if (v != skinny_version_choose(v))
+		return uc_fail(UC_ERR_ARG, "version %d is never negotiated: "
+		    "a phone announcing it gets V %d (spec 3, errata 13.1)",
+		    v, skinny_version_choose(v));
+	return 0;
 }
 
 /* Header and payload into t; the length word is patched last. */
@@ -1560,17 +1588,14 @@ skinny_build(struct wbuf *wb, int v, const struct skinny_msg *m,
 	int			 rc;
 
 	wbuf_init(&t, SKINNY_MSG_MAX);
-	if (v < 0 || v > SKINNY_VERSION_CAP) {
-		rc = uc_fail(UC_ERR_ARG, "version %d, not within 0..%d "
-		    "(spec 3)", v, SKINNY_VERSION_CAP);
+	if ((rc = check_version(v)) != 0)
 		goto out;
-	}
 	if ((d = desc_find(m->id)) == NULL) {
 		rc = uc_fail(UC_ERR_UNSUPPORTED, "message id not built "
 		    "(spec 5)");
 		goto out;
 	}
-	if ((rc = check_keys(m, keys_ok)) != 0 ||
+	if ((rc = check_keys(m, v, keys_ok)) != 0 ||
 	    (rc = build_into(&t, d, v, m)) != 0)
 		goto out;
 	wbuf_put(wb, t.data, t.len);

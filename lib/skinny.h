@@ -286,12 +286,15 @@ int	 skinny_parse(const uint8_t *, size_t, int, struct skinny_msg *);
 
 /*
  * Append one message to wb in version V's layout and header version
- * (spec 2.1).  keys_ok must be set for an ORC or SMT whose key block is
- * not empty: it is refused with UC_ERR_POLICY otherwise (spec 7.1 rule 1
- * and 10: the builder is the last line of defence).  Ids the codec does
- * not build: UC_ERR_UNSUPPORTED.  Fixed templates (ButtonTemplate with
- * u.buttons.lines line buttons, SoftKeyTemplateRes, SoftKeySetRes with
- * the On Hook / Connected / Ring In sets) are filled by the codec.
+ * (spec 2.1).  V is 0 or a version skinny_version_choose returns (1-11,
+ * 15-17); others (12-14, over 17) are refused with UC_ERR_ARG.  keys_ok
+ * must be set for an ORC or SMT whose key block is not empty, and V at
+ * least SKINNY_VERSION_SECURE: it is refused with UC_ERR_POLICY
+ * otherwise (spec 7.1 rule 1, 7.2 and 10: the builder is the last line
+ * of defence).  Ids the codec does not build: UC_ERR_UNSUPPORTED.
+ * Fixed templates (ButtonTemplate with u.buttons.lines line buttons,
+ * SoftKeyTemplateRes, SoftKeySetRes with the On Hook / Connected / Ring
+ * In sets) are filled by the codec.
  */
 int	 skinny_build(struct wbuf *, int, const struct skinny_msg *, int);
 

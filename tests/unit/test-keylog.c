@@ -3,7 +3,8 @@
  * writer makes, parse/format round trips for every suite and address
  * family, every malformed field refused with its name, entries the
  * writer refuses, the file checks of keylog_open (0600, no symlink, no
- * FIFO, no group/other bits) and append-only writes, hostile mutations.
+ * FIFO, no group/other bits, one link, our uid) and append-only writes,
+ * hostile mutations.
  */
 #include <sys/stat.h>
 
@@ -270,7 +271,9 @@ test_every_malformed_field_is_refused(void)
 		{ "Kywt\n", "Kyw\n", "key at offset 171: 39 base64" },
 		{ "Kywt\n", "KywtKywt\n", "key at offset 171: 44 base64" },
 		{ "key=", "key=\n", "key at offset" },
-		{ "Kywt\n", "Kywt\r\n", "key at offset 171: 41 base64" },
+		{ "Kywt\n", "Kywt\r\n",
+		    "key at offset 211: carriage return at end of line" },
+		{ "Kywt\n", "Kywt\r", "key at offset 211: carriage return" },
 		{ "Kywt\n", "Kywt \n", "key at offset 211: junk" },
 		{ "Kywt\n", "Kywt x=y\n", "key at offset 211: junk" },
 		{ " call", "  call", "call at offset 21: empty" },
@@ -461,6 +464,36 @@ test_open_refuses_loose_modes_links_and_fifos(void)
 }
 
 static void
+test_open_refuses_hard_links_and_other_owners(void)
+{
+	struct keylog	*kl = NULL;
+	char		 path[512], hard[512];
+	int		 fd;
+
+	snprintf(path, sizeof(path), "%s", tmp_path("linked.log"));
+	snprintf(hard, sizeof(hard), "%s", tmp_path("hard.log"));
+	(void)unlink(path);
+	(void)unlink(hard);
+	CU_ASSERT_FATAL((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC,
+	    0600)) != -1);
+	close(fd);
+	CU_ASSERT_EQUAL_FATAL(link(path, hard), 0);
+	UNIT_FAILS(keylog_open(path, &kl), UC_ERR_POLICY, "2 hard links");
+	UNIT_FAILS(keylog_open(hard, &kl), UC_ERR_POLICY, "exactly one");
+	CU_ASSERT_PTR_NULL(kl);
+	CU_ASSERT_EQUAL(unlink(hard), 0);
+	CU_ASSERT_EQUAL(keylog_open(path, &kl), 0);
+	keylog_close(kl);
+	kl = NULL;
+	if (geteuid() != 0)
+		return;			/* chown needs root */
+	CU_ASSERT_EQUAL_FATAL(chown(path, 65534, 65534), 0);
+	UNIT_FAILS(keylog_open(path, &kl), UC_ERR_POLICY, "owned by uid "
+	    "65534");
+	CU_ASSERT_PTR_NULL(kl);
+}
+
+static void
 test_addr_format_matches_the_line(void)
 {
 	struct sockaddr_storage	 ss;
@@ -525,6 +558,8 @@ static const struct unit_test tests[] = {
 	    test_open_creates_0600_and_appends_lines },
 	{ "open refuses loose modes, links and FIFOs",
 	    test_open_refuses_loose_modes_links_and_fifos },
+	{ "open refuses hard-linked and foreign-owned files",
+	    test_open_refuses_hard_links_and_other_owners },
 	{ "addresses format as in the line",
 	    test_addr_format_matches_the_line },
 	{ "prefixes and bit flips never crash",

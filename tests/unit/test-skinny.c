@@ -165,6 +165,8 @@ fill_more(struct skinny_msg *m, int v)
 	case SK_SMT:
 	case SK_ORC:
 		fill_media(m);
+		if (v < SKINNY_VERSION_SECURE)	/* keys need V11 (7.2) */
+			skinny_keyinfo_wipe(&m->u.media.key);
 		break;
 	}
 }
@@ -750,8 +752,63 @@ test_keys_refused_without_keys_ok(void)
 		skinny_keyinfo_wipe(&m.u.media.key);
 		m.u.media.key.kdr = 5;		/* not key material */
 		CU_ASSERT_EQUAL(skinny_build(&b, 11, &m, 0), 0);
+		CU_ASSERT_EQUAL(skinny_build(&b, 10, &m, 0), 0);
 		wbuf_free(&b);
 	}
+}
+
+static void
+test_keys_refused_below_v11(void)
+{
+	struct skinny_msg	 m;
+	struct wbuf		 b;
+	uint32_t		 ids[] = { SK_ORC, SK_SMT };
+	static const int	 low[] = { 0, 1, 5, 9, 10 };
+	size_t			 i, k;
+
+	for (i = 0; i < 2; i++) {
+		fill(&m, ids[i], 17);			/* with keys */
+		wbuf_init(&b, 8192);
+		for (k = 0; k < sizeof(low) / sizeof(low[0]); k++) {
+			UNIT_FAILS(skinny_build(&b, low[k], &m, 1),
+			    UC_ERR_POLICY, "spec 7.2");
+			CU_ASSERT_EQUAL(b.len, 0);
+		}
+		CU_ASSERT_EQUAL(skinny_build(&b, SKINNY_VERSION_SECURE, &m,
+		    1), 0);
+		skinny_msg_wipe(&m);
+		wbuf_free(&b);
+	}
+}
+
+static void
+test_build_refuses_versions_never_chosen(void)
+{
+	struct skinny_msg	 m;
+	struct wbuf		 b;
+	int			 v;
+
+	fill(&m, SK_CALLSTATE, 17);
+	for (v = -1; v <= 40; v++) {
+		wbuf_init(&b, 8192);
+		if (v >= 0 && v == skinny_version_choose(v)) {
+			CU_ASSERT_EQUAL(skinny_build(&b, v, &m, 0), 0);
+		} else {
+			UNIT_FAILS(skinny_build(&b, v, &m, 0), UC_ERR_ARG,
+			    "version");
+			CU_ASSERT_EQUAL(b.len, 0);
+		}
+		wbuf_free(&b);
+	}
+	wbuf_init(&b, 8192);
+	UNIT_FAILS(skinny_build(&b, 13, &m, 0), UC_ERR_ARG, "gets V 11");
+	UNIT_FAILS(skinny_build(&b, 22, &m, 0), UC_ERR_ARG, "version 22");
+	fill(&m, SK_REGISTER, 0);
+	CU_ASSERT_EQUAL(skinny_build(&b, skinny_version_choose(12), &m, 0),
+	    0);
+	CU_ASSERT_EQUAL(skinny_build(&b, skinny_version_choose(22), &m, 0),
+	    0);
+	wbuf_free(&b);
 }
 
 /* Build every id at every version, parse at the same version: equal. */
@@ -901,6 +958,18 @@ test_strings_bounded(void)
 	CU_ASSERT_EQUAL(strlen(r.u.callinfo.calling), 24);
 	CU_ASSERT_STRING_EQUAL(r.u.callinfo.called_name, "Bob");
 	CU_ASSERT_EQUAL(r.u.callinfo.security, SK_SEC_ENCRYPTED);
+	wbuf_free(&b);
+
+	/* CallInfoV2: names and numbers of full width round-trip. */
+	fill(&m, SK_CALLINFO_V2, 17);
+	memset(m.u.callinfo.calling_name, 'N', SKINNY_PARTYNAME_LEN);
+	memset(m.u.callinfo.called, '8', SKINNY_DN_LEN);
+	CU_ASSERT_EQUAL_FATAL(build(&b, 17, &m, 0), 0);
+	CU_ASSERT_EQUAL(skinny_parse(b.data, b.len, 17, &r), 0);
+	CU_ASSERT_EQUAL(strlen(r.u.callinfo.calling_name),
+	    SKINNY_PARTYNAME_LEN);
+	CU_ASSERT_EQUAL(strlen(r.u.callinfo.called), SKINNY_DN_LEN);
+	CU_ASSERT_EQUAL(memcmp(&r.u, &m.u, sizeof(m.u)), 0);
 	wbuf_free(&b);
 
 	/* CallInfoV2: an unterminated last string runs to the end. */
@@ -1093,6 +1162,10 @@ static const struct unit_test tests[] = {
 	    test_parse_header_errors_and_unknown_id },
 	{ "key blocks are refused without keys_ok; algorithm 0 is zeroed",
 	    test_keys_refused_without_keys_ok },
+	{ "key blocks are refused below V11 even with keys_ok",
+	    test_keys_refused_below_v11 },
+	{ "build refuses 12-14 and over 17 (never negotiated)",
+	    test_build_refuses_versions_never_chosen },
 	{ "every id round-trips at every version", test_round_trips },
 	{ "IPv6 needs V17; acks parse by length", test_ipv6_and_ack_forms },
 	{ "hostile addrType, key length, count and truncations fail",
