@@ -59,6 +59,8 @@ enum tp_kind { TP_UDP = 0, TP_TCP = 1, TP_TLS = 2 };
 /* What a stream listener speaks. */
 enum tp_proto { TP_SIP = 0, TP_SCCP = 1 };
 
+#define CCM_SCCP_PORT		2000	/* [sccp] tcp default port */
+#define CCM_SCCP_TLS_PORT	2443	/* [sccp] tls, tls_legacy */
 #define CCM_SCCP_KEEPALIVE_DEF	30	/* s, in RegisterAck */
 #define CCM_SCCP_DEVICES_MAX	50000	/* registered SCCP phones */
 
@@ -175,6 +177,14 @@ struct call;
 struct trunk;
 
 /* ---- transport.c ---------------------------------------------------- */
+
+/*
+ * The legacy cipher list with the NULL-SHA (authenticated-only) suites
+ * last: [sip] legacy_null, and always on [sccp] tls_legacy listeners
+ * (SCCP authenticated mode, sccp-security.md 1.1 mode 2).
+ */
+#define TP_CIPHERS_NULL	"ALL:!COMPLEMENTOFDEFAULT:!aNULL:!PSK:!SRP:!MD5:" \
+			"eNULL:@SECLEVEL=0"
 
 /* Bind every listener (before privileges are dropped). */
 int	 tp_bind(struct ccm *);
@@ -449,6 +459,14 @@ size_t	 sccp_call_count(struct ccm *);
 void	 sccp_reload(struct ccm *);
 int	 sccp_init(struct ccm *);
 void	 sccp_free(struct ccm *);
+/*
+ * registrar.c's write-behind also lists SCCP phones: at most n rows
+ * (transport "tcp"/"tls", contact "sccp:ADDR:PORT", cert subject) into
+ * rows, how many; sccp_reg_dirty tells whether they changed since the
+ * last write (clear: they were just written).
+ */
+size_t	 sccp_reg_rows(struct ccm *, struct store_reg *, size_t);
+int	 sccp_reg_dirty(struct ccm *, int);
 
 struct sipleg;
 struct sipleg_ops;
@@ -474,18 +492,22 @@ struct sipleg_ops {
 	/*
 	 * outgoing: 200 OK to our INVITE without SDP; remote: its offer
 	 * (address and, with srtp, its key).  The owner answers with
-	 * sipleg_ack (or sipleg_bye).
+	 * sipleg_ack (or sipleg_hangup: ACK and BYE) within 32 s.
 	 */
 	void	(*answered)(void *, const struct media_desc *);
 	/* incoming: the ACK for our 200 arrived */
 	void	(*acked)(void *);
 	/*
 	 * a re-INVITE or UPDATE changed the far end's media (hold: the
-	 * address is unspecified or the direction inactive/sendonly).
+	 * address is unspecified or the direction inactive/sendonly); also
+	 * the answer to our sipleg_update.  A re-offer was already answered
+	 * 200 with the owner's last local media.
 	 */
 	void	(*media)(void *, const struct media_desc *, int hold);
 	/* the leg ended (BYE, CANCEL, error, connection lost); code is the
-	   SIP status or 0.  The leg is freed after this returns. */
+	   SIP status, or 0 for a BYE from the far end.  The leg is freed
+	   after this returns (do not call sipleg_* on it in here).  The
+	   owner may call sipleg_hangup inside any other callback. */
 	void	(*ended)(void *, int, const char *);
 };
 
@@ -499,12 +521,17 @@ struct sipleg_ops {
 int	 sipleg_request(struct sip_req *);
 int	 sipleg_incoming(struct sip_req *, const char *);
 
-/* sccp.c -> sipleg.c, for an incoming leg. */
+/*
+ * sccp.c -> sipleg.c, for an incoming leg (these may also be called from
+ * inside sccp_offer_from_sip).  sipleg_answer: 200 with the SDP answer:
+ * local = the SCCP phone's RTP address and the key the SCCP phone sends
+ * with (same suite and tag as the offer); -1: not sent (an encrypted
+ * SIP profile without SRTP got 488), the owner hangs up.  sipleg_reject:
+ * a final >= 300; the leg is freed as by sipleg_hangup.
+ */
 int	 sipleg_ringing(struct sipleg *);		/* 180 */
-/* 200 with the SDP answer: local = the SCCP phone's RTP address and
-   the key the SCCP phone sends with (same suite and tag as the offer). */
 int	 sipleg_answer(struct sipleg *, const struct media_desc *);
-int	 sipleg_reject(struct sipleg *, int);		/* final >= 300 */
+int	 sipleg_reject(struct sipleg *, int);
 
 /*
  * An SCCP phone calls the SIP extension ext (a registered SIP phone, or a
@@ -514,9 +541,12 @@ int	 sipleg_reject(struct sipleg *, int);		/* final >= 300 */
  */
 struct sipleg *sipleg_invite(struct ccm *, const char *, const char *,
 	    const char *, const struct sipleg_ops *, void *, int *);
-/* ACK with the SDP answer to the offer in the 200 (local as above). */
+/* ACK with the SDP answer to the offer in the 200 (local as above);
+   -1: nothing sent, the owner hangs up. */
 int	 sipleg_ack(struct sipleg *, const struct media_desc *);
-/* New local media (hold/resume from the SCCP side): re-INVITE. */
+/* New local media (hold/resume from the SCCP side): re-INVITE; its
+   answer comes through ops->media (a refusal other than 491 ends the
+   leg).  -1: nothing changed (not confirmed, one pending, no key). */
 int	 sipleg_update(struct sipleg *, const struct media_desc *, int hold);
 /* Hang up: BYE, CANCEL or a final answer as fits; no more callbacks;
    the leg is freed. */

@@ -1,5 +1,6 @@
 /*
- * ccmd: the call-control server, SIP side (issue 5, sip-security.md).
+ * ccmd: the call-control server: SIP (issue 5, sip-security.md) and
+ * SCCP (issue 6, sccp-security.md) phones, SRTP keys for both.
  * main(): options and the INI file, the store, credentials (the
  * CallManager certificate and key, client-certificate trust from CA
  * files and the CTL's CAPF records, the HA1 sealing key), the modules,
@@ -56,8 +57,7 @@
  */
 #define CIPHERS_NORMAL	"ALL:!COMPLEMENTOFDEFAULT:!aNULL:!eNULL:!PSK:!SRP"
 #define CIPHERS_LEGACY	CIPHERS_NORMAL ":@SECLEVEL=0"
-#define CIPHERS_NULL	"ALL:!COMPLEMENTOFDEFAULT:!aNULL:!PSK:!SRP:!MD5:" \
-			"eNULL:@SECLEVEL=0"
+#define CIPHERS_NULL	TP_CIPHERS_NULL
 
 /* A configuration; one replaced by SIGHUP stays until exit (modules
    may still hold pointers into it). */
@@ -136,10 +136,12 @@ usage(const char *why)
 
 struct list_key {			/* udp, tcp, tls, tls_legacy */
 	struct ccm_config	*c;
+	const char		*section;	/* "sip", "sccp" */
 	const char		*name;
 	int			 kind;
 	int			 legacy;
 	int			 defport;
+	int			 proto;		/* enum tp_proto */
 };
 
 struct int_key {
@@ -160,11 +162,12 @@ struct ca_key {				/* client_ca, trunk_ca */
 };
 
 struct cfg_ctx {
-	struct list_key		 lk[4];
+	struct list_key		 lk[7];
 	struct int_key		 ik[11];
+	struct int_key		 sccp_ka;
 	struct yn_key		 yk[3];
 	struct ca_key		 ck[2];
-	struct conf_key		 keys[40];
+	struct conf_key		 keys[48];
 };
 
 /* Each comma-separated, blank-trimmed, non-empty item through fn. */
@@ -268,15 +271,21 @@ add_listen(void *arg, const char *tok)
 
 	for (i = 0; i < c->nlisten; i++)
 		n += c->listen[i].kind == lk->kind &&
-		    c->listen[i].legacy == lk->legacy;
+		    c->listen[i].legacy == lk->legacy &&
+		    c->listen[i].proto == lk->proto;
 	if (n == CCM_LISTEN_MAX)
-		return uc_fail(UC_ERR_ARG, "%s: more than %d addresses",
-		    lk->name, CCM_LISTEN_MAX);
+		return uc_fail(UC_ERR_ARG, "[%s] %s: more than %d addresses",
+		    lk->section, lk->name, CCM_LISTEN_MAX);
+	if (c->nlisten == sizeof(c->listen) / sizeof(c->listen[0]))
+		return uc_fail(UC_ERR_ARG, "[%s] %s: more than %zu listeners "
+		    "in all", lk->section, lk->name,
+		    sizeof(c->listen) / sizeof(c->listen[0]));
 	l = &c->listen[c->nlisten];
 	if ((r = listen_norm(lk->name, tok, lk->defport, &l->addr)) != 0)
 		return r;
 	l->kind = lk->kind;
 	l->legacy = lk->legacy;
+	l->proto = lk->proto;
 	c->nlisten++;
 	return 0;
 }
@@ -409,17 +418,22 @@ defaults(struct ccm_config *c)
 	c->handshake_timeout = CCM_HANDSHAKE_DEF;
 	c->auth_fail_max = 5;
 	c->auth_fail_window = 300;
+	c->sccp_keepalive = CCM_SCCP_KEEPALIVE_DEF;
 }
 
 /* The key table; x holds the setters' arguments. */
 static void
 conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 {
-	const struct list_key	 lk[4] = {
-		{ c, "udp", TP_UDP, 0, CCM_SIP_PORT },
-		{ c, "tcp", TP_TCP, 0, CCM_SIP_PORT },
-		{ c, "tls", TP_TLS, 0, CCM_SIPS_PORT },
-		{ c, "tls_legacy", TP_TLS, 1, CCM_SIPS_PORT },
+	const struct list_key	 lk[7] = {
+		{ c, "sip", "udp", TP_UDP, 0, CCM_SIP_PORT, TP_SIP },
+		{ c, "sip", "tcp", TP_TCP, 0, CCM_SIP_PORT, TP_SIP },
+		{ c, "sip", "tls", TP_TLS, 0, CCM_SIPS_PORT, TP_SIP },
+		{ c, "sip", "tls_legacy", TP_TLS, 1, CCM_SIPS_PORT, TP_SIP },
+		{ c, "sccp", "tcp", TP_TCP, 0, CCM_SCCP_PORT, TP_SCCP },
+		{ c, "sccp", "tls", TP_TLS, 0, CCM_SCCP_TLS_PORT, TP_SCCP },
+		{ c, "sccp", "tls_legacy", TP_TLS, 1, CCM_SCCP_TLS_PORT,
+		    TP_SCCP },
 	};
 	const struct int_key	 ik[11] = {
 		{ "nonce_validity", &c->nonce_validity, 10, 86400 },
@@ -450,9 +464,11 @@ conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 	memcpy(x->ik, ik, sizeof(ik));
 	memcpy(x->yk, yk, sizeof(yk));
 	memcpy(x->ck, ck, sizeof(ck));
-	for (i = 0; i < 4; i++)
-		*k++ = (struct conf_key){ "sip", lk[i].name, set_listen,
-		    &x->lk[i] };
+	x->sccp_ka = (struct int_key){ "keepalive", &c->sccp_keepalive, 1,
+	    3600 };
+	for (i = 0; i < 7; i++)
+		*k++ = (struct conf_key){ lk[i].section, lk[i].name,
+		    set_listen, &x->lk[i] };
 	for (i = 0; ik[i].name != NULL; i++)
 		*k++ = (struct conf_key){ "sip", ik[i].name, set_int,
 		    &x->ik[i] };
@@ -472,6 +488,9 @@ conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 	    &c->domain };
 	*k++ = (struct conf_key){ "sip", "digest_algorithms", set_algs, c };
 	*k++ = (struct conf_key){ "sip", "user", conf_set_string, &c->user };
+	*k++ = (struct conf_key){ "sccp", "keepalive", set_int, &x->sccp_ka };
+	*k++ = (struct conf_key){ "sccp", "key_log", conf_set_string,
+	    &c->keylog };
 	*k++ = (struct conf_key){ "store", "db", conf_set_string, &c->db };
 	*k++ = (struct conf_key){ "store", "secret_key", conf_set_string,
 	    &c->secret_key };
@@ -492,6 +511,46 @@ abs_path(const char *file, const char *key, char **p)
 	free(*p);
 	*p = r;
 	return 0;
+}
+
+/*
+ * A file that may not exist yet (the key log) made absolute: its
+ * directory must exist.
+ */
+static int
+abs_new_path(const char *file, const char *key, char **p)
+{
+	char		*dir = NULL, *r = NULL, *slash;
+	const char	*base;
+	int		 rc = 0;
+
+	if (*p == NULL)
+		return 0;
+	if ((slash = strrchr(*p, '/')) == NULL) {
+		dir = strdup(".");
+		base = *p;
+	} else {
+		dir = strndup(*p, slash == *p ? 1 : (size_t)(slash - *p));
+		base = slash + 1;
+	}
+	if (dir == NULL)
+		return uc_fail(UC_ERR_ALLOC, "%s", key);
+	if (*base == '\0')
+		rc = uc_fail(UC_ERR_ARG, "%s: %s %s: names a directory", file,
+		    key, *p);
+	else if ((r = realpath(dir, NULL)) == NULL)
+		rc = uc_fail(UC_ERR_IO, "%s: %s %s: %s", file, key, dir,
+		    strerror(errno));
+	else if (asprintf(&slash, "%s%s%s", r, strcmp(r, "/") == 0 ? "" :
+	    "/", base) == -1)
+		rc = uc_fail(UC_ERR_ALLOC, "%s", key);
+	else {
+		free(*p);
+		*p = slash;
+	}
+	free(r);
+	free(dir);
+	return rc;
 }
 
 /* domain unset: the first listener's address, unless a wildcard. */
@@ -526,17 +585,21 @@ config_check(const char *f, struct ccm_config *c)
 	for (i = 0; i < c->nlisten; i++)
 		ntls += c->listen[i].kind == TP_TLS;
 	if (c->nlisten == 0)
-		return uc_fail(UC_ERR_ARG, "%s: [sip] has no listener: set "
-		    "udp, tcp, tls or tls_legacy", f);
+		return uc_fail(UC_ERR_ARG, "%s: no listener: set [sip] udp, "
+		    "tcp, tls or tls_legacy, or [sccp] tcp, tls or tls_legacy",
+		    f);
 	if ((c->cert == NULL) != (c->key == NULL))
 		return uc_fail(UC_ERR_ARG, "%s: [sip] cert and key go "
 		    "together", f);
 	if (ntls > 0 && c->cert == NULL)
-		return uc_fail(UC_ERR_ARG, "%s: [sip] tls needs cert and key "
-		    "(the CallManager certificate)", f);
+		return uc_fail(UC_ERR_ARG, "%s: tls listeners need [sip] cert "
+		    "and key (the CallManager certificate)", f);
 	if (ntls > 0 && c->nclient_ca == 0 && c->ctl == NULL)
-		return uc_fail(UC_ERR_ARG, "%s: [sip] tls needs client_ca or "
-		    "ctl: client certificates are required and verified", f);
+		return uc_fail(UC_ERR_ARG, "%s: tls listeners need [sip] "
+		    "client_ca or ctl: client certificates are required and "
+		    "verified", f);
+	if (c->keylog != NULL && c->keylog[0] == '\0')
+		return uc_fail(UC_ERR_ARG, "%s: [sccp] key_log is empty", f);
 	if (c->expires_min > c->expires_max)
 		return uc_fail(UC_ERR_ARG, "%s: [sip] expires_min %d is above "
 		    "expires_max %d", f, c->expires_min, c->expires_max);
@@ -554,7 +617,8 @@ config_check(const char *f, struct ccm_config *c)
 	    (r = abs_path(f, "[sip] key", &c->key)) != 0 ||
 	    (r = abs_path(f, "[sip] ctl", &c->ctl)) != 0 ||
 	    (r = abs_path(f, "[store] db", &c->db)) != 0 ||
-	    (r = abs_path(f, "[store] secret_key", &c->secret_key)) != 0)
+	    (r = abs_path(f, "[store] secret_key", &c->secret_key)) != 0 ||
+	    (r = abs_new_path(f, "[sccp] key_log", &c->keylog)) != 0)
 		return r;
 	for (i = 0; i < c->nclient_ca; i++)
 		if ((r = abs_path(f, "[sip] client_ca", &c->client_ca[i])) != 0)
@@ -578,7 +642,7 @@ config_free(struct ccm_config *c)
 		free(c->trunk_ca[i]);
 	free(c->config); free(c->cert); free(c->key); free(c->ctl);
 	free(c->realm); free(c->domain); free(c->db); free(c->secret_key);
-	free(c->user);
+	free(c->user); free(c->keylog);
 }
 
 static void
@@ -1144,6 +1208,7 @@ listen_same(const struct ccm_config *a, const struct ccm_config *b)
 	for (i = 0; i < a->nlisten; i++)
 		if (a->listen[i].kind != b->listen[i].kind ||
 		    a->listen[i].legacy != b->listen[i].legacy ||
+		    a->listen[i].proto != b->listen[i].proto ||
 		    strcmp(a->listen[i].addr, b->listen[i].addr) != 0)
 			return 0;
 	return 1;
@@ -1217,9 +1282,13 @@ reload(struct ccmd *d)
 	if (trunk_load(ccm) != 0)
 		log_warnx("reload: trunks: %s (keeping the old table)",
 		    uc_errdetail());
+	if (keymgr_init(ccm) != 0)
+		log_warnx("reload: %s (keeping the key log as it was)",
+		    uc_errdetail());
 	tp_creds_changed(ccm);
-	log_info("reloaded %s: settings, certificates, trust and trunks",
-	    ccm->cfg->config);
+	sccp_reload(ccm);
+	log_info("reloaded %s: settings, certificates, trust, trunks and "
+	    "SCCP profiles", ccm->cfg->config);
 }
 
 static void
@@ -1269,7 +1338,9 @@ ccm_open(struct ccm *ccm)
 	if ((ccm->base = event_base_new()) == NULL)
 		return uc_fail(UC_ERR_INTERNAL, "event_base_new");
 	if ((r = auth_init(ccm)) != 0 || (r = registrar_init(ccm)) != 0 ||
-	    (r = trunk_load(ccm)) != 0 || (r = b2bua_init(ccm)) != 0)
+	    (r = trunk_load(ccm)) != 0 || (r = b2bua_init(ccm)) != 0 ||
+	    (r = keymgr_init(ccm)) != 0 || (r = sipleg_init(ccm)) != 0 ||
+	    (r = sccp_init(ccm)) != 0)
 		return r;
 	return tp_bind(ccm);
 }
@@ -1283,12 +1354,15 @@ ccm_close(struct ccmd *d)
 	struct cfg_hold	*h;
 	int		 i;
 
+	sccp_free(ccm);
+	sipleg_free(ccm);
 	b2bua_free(ccm);
 	registrar_free(ccm);
 	trunk_free(ccm);
 	auth_free(ccm);
 	sip_free(ccm);
 	tp_stop(ccm);
+	keymgr_free(ccm);
 	for (i = 0; i < 3; i++)
 		if (d->sigs[i] != NULL)
 			event_free(d->sigs[i]);
@@ -1349,8 +1423,11 @@ main(int argc, char *argv[])
 		log_errx("%s", uc_errdetail());
 		return 1;
 	}
-	log_info("serving SIP for realm %s, domain %s, store %s",
-	    d.ccm.cfg->realm, d.ccm.cfg->domain, d.ccm.cfg->db);
+	log_info("serving SIP for realm %s, domain %s, and SCCP (keepalive "
+	    "%d s, key log %s), store %s", d.ccm.cfg->realm,
+	    d.ccm.cfg->domain, d.ccm.cfg->sccp_keepalive,
+	    d.ccm.cfg->keylog != NULL ? d.ccm.cfg->keylog : "off",
+	    d.ccm.cfg->db);
 	r = event_base_dispatch(d.ccm.base);
 	ccm_close(&d);
 	return r == -1 ? 1 : 0;

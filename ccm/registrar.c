@@ -356,21 +356,25 @@ scopy(char *d, size_t n, const char *s)
 	d[l] = '\0';
 }
 
+/* SIP bindings and SCCP phones (sccp_reg_rows) in one table. */
 static int
 reg_flush(struct ccm *ccm)
 {
 	struct reg_state	*rs = ccm->reg;
 	struct store_reg	*rows = NULL;
 	struct reg_ent		*e;
-	size_t			 i = 0;
+	size_t			 i = 0, nsccp = sccp_count(ccm);
 	int			 r;
 
 	if (ccm->store == NULL) {
 		rs->dirty = 0;
+		(void)sccp_reg_dirty(ccm, 1);
 		return 0;
 	}
-	if (rs->n > 0 && (rows = calloc(rs->n, sizeof(*rows))) == NULL)
-		return uc_fail(UC_ERR_ALLOC, "registrar: %zu rows", rs->n);
+	if (rs->n + nsccp > 0 && (rows = calloc(rs->n + nsccp,
+	    sizeof(*rows))) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "registrar: %zu rows",
+		    rs->n + nsccp);
 	TAILQ_FOREACH(e, &rs->all, entry) {
 		struct store_reg	*row = &rows[i++];
 
@@ -384,6 +388,8 @@ reg_flush(struct ccm *ccm)
 		    e->b.cert_subject);
 		row->expires = e->b.expires;
 	}
+	if (nsccp > 0)
+		i += sccp_reg_rows(ccm, rows + i, nsccp);
 	r = store_reg_replace(ccm->store, rows, i);
 	free(rows);
 	rs->flushed_ms = reg_now_ms();
@@ -394,6 +400,7 @@ reg_flush(struct ccm *ccm)
 		return r;
 	}
 	rs->dirty = 0;
+	(void)sccp_reg_dirty(ccm, 1);
 	rs->backoff_ms = 0;
 	return 0;
 }
@@ -426,7 +433,8 @@ reg_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	reg_expire(ccm);
 	wait = rs->backoff_ms > 0 ? rs->backoff_ms : CCM_REG_FLUSH_MS;
-	if (rs->dirty && reg_now_ms() - rs->flushed_ms >= wait &&
+	if ((rs->dirty || sccp_reg_dirty(ccm, 0)) &&
+	    reg_now_ms() - rs->flushed_ms >= wait &&
 	    reg_flush(ccm) != 0)
 		log_warnx("registrar: write-behind: %s (next try in %d s)",
 		    uc_errdetail(), rs->backoff_ms / 1000);

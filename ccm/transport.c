@@ -3,8 +3,12 @@
  * connections on the one libevent loop.  A datagram is one message; on
  * a stream the header block runs to CRLFCRLF and the body is
  * Content-Length bytes (none: 0).  A CRLFCRLF ping between messages is
- * answered with CRLF (RFC 5626 4.4.1).  Each connection has an id that
- * is never reused, so the SIP layer names connections, never pointers.
+ * answered with CRLF (RFC 5626 4.4.1).  SCCP listeners carry Skinny
+ * instead: a 12-byte header whose length word frames each message
+ * (lib/skinny.h, SKINNY_MSG_MAX), handed to sccp.c.  Each connection has
+ * an id that is never reused, so the upper layers name connections,
+ * never pointers.  tp_close (SCCP RegisterReject) stops reading, lets
+ * the queued output drain and closes, within CLOSE_SECS at most.
  *
  * Timeouts cost no event per connection: handshaking connections sit
  * in a queue in start order and live ones not holding a registration in
@@ -44,6 +48,7 @@
 #include "cert.h"
 #include "cursor.h"
 #include "log.h"
+#include "skinny.h"
 #include "uerr.h"
 
 #define HDR_MAX		16384	/* header block of one stream message */
@@ -61,8 +66,10 @@
 #define TRUST_KNOWN	0x1	/* session ex_data: conn_trust done */
 #define TRUST_PHONE	0x2
 #define TRUST_TRUNK	0x4
+#define LIS_MAX		(6 * CCM_LISTEN_MAX)	/* SIP and SCCP streams */
+#define CLOSE_SECS	2	/* tp_close: output drained by then */
 
-enum { Q_NONE, Q_HS, Q_IDLE };
+enum { Q_NONE, Q_HS, Q_IDLE, Q_CLOSING };
 
 struct tp_state;
 
@@ -82,6 +89,7 @@ struct lis {
 	struct tp_state		*tp;
 	struct evconnlistener	*l;
 	int			 kind;		/* TP_TCP, TP_TLS */
+	int			 proto;		/* TP_SIP, TP_SCCP */
 	int			 legacy;
 	int			 idx;
 	char			 text[TEXT_MAX];
@@ -113,6 +121,7 @@ struct conn {
 	unsigned		 up:1;		/* connected, handshake done */
 	unsigned		 pinned:1;	/* holds a registration */
 	unsigned		 closed:1;
+	unsigned		 closing:1;	/* tp_close: draining output */
 	unsigned		 want_name:1;	/* check the trunk's name */
 	unsigned		 trunk_stale:1;	/* trunks reloaded meanwhile */
 	struct tp_info		 info;
@@ -126,7 +135,7 @@ struct tp_state {
 	struct ccm		*ccm;
 	struct udp_sock		 udp[CCM_LISTEN_MAX];
 	size_t			 nudp;
-	struct lis		 lis[3 * CCM_LISTEN_MAX];
+	struct lis		 lis[LIS_MAX];
 	size_t			 nlis;
 	struct connl		 ids[ID_BUCKETS];
 	struct addrl		 addrs[ADDR_BUCKETS];
@@ -135,6 +144,7 @@ struct tp_state {
 	struct connq		 graveyard;	/* closed, to free */
 	struct connq		 hsq;		/* connecting / handshaking */
 	struct connq		 idleq;		/* up, not pinned */
+	struct connq		 closeq;	/* tp_close: draining */
 	size_t			 nconns;
 	uint64_t		 next_id;
 	struct event		*sweep;
@@ -145,6 +155,10 @@ struct tp_state {
 };
 
 static const char *const kind_names[] = { "udp", "tcp", "tls" };
+/* Logged name of a listener or connection: "tcp", "sccp/tls". */
+static const char *const lis_names[2][3] = {
+	{ "udp", "tcp", "tls" }, { "sccp/udp", "sccp/tcp", "sccp/tls" }
+};
 static int	sess_idx = -1;	/* SSL_SESSION ex_data: TRUST_* */
 
 static void	conn_input(struct conn *);
@@ -312,11 +326,15 @@ q_set(struct conn *c, int q)
 		TAILQ_REMOVE(&tp->hsq, c, qentry);
 	else if (c->q == Q_IDLE)
 		TAILQ_REMOVE(&tp->idleq, c, qentry);
+	else if (c->q == Q_CLOSING)
+		TAILQ_REMOVE(&tp->closeq, c, qentry);
 	c->q = q;
 	if (q == Q_HS)
 		TAILQ_INSERT_TAIL(&tp->hsq, c, qentry);
 	else if (q == Q_IDLE)
 		TAILQ_INSERT_TAIL(&tp->idleq, c, qentry);
+	else if (q == Q_CLOSING)
+		TAILQ_INSERT_TAIL(&tp->closeq, c, qentry);
 }
 
 /* A byte went in or out: c is the newest in the idle queue. */
@@ -369,7 +387,8 @@ conn_close(struct conn *c, const char *why, enum log_level lvl)
 		return;
 	c->closed = 1;
 	log_msg(lvl, "%s %s%s: connection %llu closed: %s",
-	    kind_names[c->info.peer.kind], c->outgoing ? "to " : "",
+	    lis_names[c->info.proto][c->info.peer.kind],
+	    c->outgoing ? "to " : "",
 	    c->info.peer_text, (unsigned long long)c->info.peer.conn, why);
 	q_set(c, Q_NONE);
 	LIST_REMOVE(c, hentry);
@@ -384,7 +403,8 @@ conn_close(struct conn *c, const char *why, enum log_level lvl)
 	event_active(tp->reaper, EV_READ, 0);
 }
 
-/* Free a closed (or never indexed) connection; notify: tell sip.c. */
+/* Free a closed (or never indexed) connection; notify: tell sip.c or
+   sccp.c. */
 static void
 conn_free(struct conn *c, int notify)
 {
@@ -399,7 +419,9 @@ conn_free(struct conn *c, int notify)
 		}
 		bufferevent_free(c->bev);
 	}
-	if (notify && (c->up || c->outgoing))
+	if (notify && (c->up || c->outgoing) && c->info.proto == TP_SCCP)
+		sccp_conn_closed(ccm, c->info.peer.conn);
+	else if (notify && (c->up || c->outgoing))
 		sip_conn_closed(ccm, c->info.peer.conn);
 	X509_free(c->info.cert);
 	creds_unref(c->creds);
@@ -439,6 +461,10 @@ sweep_cb(evutil_socket_t fd, short what, void *arg)
 	while ((c = TAILQ_FIRST(&tp->idleq)) != NULL &&
 	    t - c->last >= cfg->idle_timeout)
 		conn_close(c, "idle timeout", LOG_LEVEL_DEBUG);
+	while ((c = TAILQ_FIRST(&tp->closeq)) != NULL &&
+	    t - c->since >= CLOSE_SECS)
+		conn_close(c, "closing: output not drained in time",
+		    LOG_LEVEL_DEBUG);
 }
 
 /* --- Stream framing --------------------------------------------------- */
@@ -601,7 +627,63 @@ conn_frame(struct conn *c, struct evbuffer *in, size_t *total,
 	return len >= c->need;
 }
 
-/* Whole messages from the input to the SIP layer. */
+/*
+ * SCCP (spec 2): the next whole Skinny message, through skinny_frame
+ * over at most SKINNY_MSG_MAX buffered bytes.  Returns 1 with *p and
+ * *total, 0 when more is needed, -1 when the stream is broken (why).
+ */
+static int
+conn_frame_sccp(struct evbuffer *in, uint8_t **p, size_t *total,
+    const char **why)
+{
+	size_t	 len = evbuffer_get_length(in);
+	int	 r;
+
+	if (len > SKINNY_MSG_MAX)
+		len = SKINNY_MSG_MAX;
+	if ((*p = evbuffer_pullup(in, (ev_ssize_t)len)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	if ((r = skinny_frame(*p, len, total, why)) < 0) {
+		if (*why == NULL)
+			*why = "broken Skinny frame";
+		return -1;
+	}
+	return r == 1 && *total <= len ? 1 : 0;
+}
+
+/* Whole Skinny messages to sccp.c; a broken frame closes c. */
+static void
+conn_input_sccp(struct conn *c)
+{
+	struct ccm	*ccm = c->tp->ccm;
+	struct evbuffer	*in;
+	const char	*why = NULL;
+	char		 line[160];
+	size_t		 total = 0;
+	uint8_t		*p = NULL;
+	int		 r;
+
+	while (!c->closed && !c->closing && c->up) {
+		in = bufferevent_get_input(c->bev);
+		if (evbuffer_get_length(in) == 0)
+			return;
+		if ((r = conn_frame_sccp(in, &p, &total, &why)) < 0) {
+			snprintf(line, sizeof(line),
+			    "SCCP frame broken (spec 2): %s", why);
+			conn_close(c, line, LOG_LEVEL_INFO);
+			return;
+		}
+		if (r == 0)
+			return;
+		/* c may close in here; the buffer stays until the reaper. */
+		sccp_input(ccm, p, total, &c->info);
+		evbuffer_drain(in, total);
+	}
+}
+
+/* Whole messages from the input to the SIP layer (or sccp.c). */
 static void
 conn_input(struct conn *c)
 {
@@ -612,7 +694,11 @@ conn_input(struct conn *c)
 	uint8_t		*p;
 	int		 r;
 
-	while (!c->closed && c->up) {
+	if (c->info.proto == TP_SCCP) {
+		conn_input_sccp(c);
+		return;
+	}
+	while (!c->closed && !c->closing && c->up) {
 		in = bufferevent_get_input(c->bev);
 		if (evbuffer_get_length(in) == 0)
 			return;
@@ -641,8 +727,23 @@ read_cb(struct bufferevent *bev, void *arg)
 	struct conn	*c = arg;
 
 	(void)bev;
+	if (c->closing) {	/* tp_close: what the peer still sends goes */
+		evbuffer_drain(bufferevent_get_input(c->bev),
+		    evbuffer_get_length(bufferevent_get_input(c->bev)));
+		return;
+	}
 	conn_touch(c);
 	conn_input(c);
+}
+
+/* tp_close: the output is drained, close now. */
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn	*c = arg;
+
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c, "closed after the reply", LOG_LEVEL_DEBUG);
 }
 
 /* The first OpenSSL or socket error of the connection, for the log. */
@@ -926,6 +1027,7 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 	memcpy(&c->info.peer.addr, sa, (size_t)salen);
 	c->info.peer.addrlen = (socklen_t)salen;
 	c->info.peer.sock = l->idx;
+	c->info.proto = l->proto;
 	c->info.legacy = l->legacy;
 	addr_text(sa, c->info.peer_text, sizeof(c->info.peer_text));
 	conn_local(c, fd);
@@ -936,6 +1038,12 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 		if ((ssl = SSL_new(l->legacy ? c->creds->tls_legacy :
 		    c->creds->tls)) == NULL)
 			goto fail;
+		/* SCCP authenticated mode is NULL-SHA (spec 1.1 mode 2) */
+		if (l->legacy && l->proto == TP_SCCP &&
+		    SSL_set_cipher_list(ssl, TP_CIPHERS_NULL) != 1) {
+			SSL_free(ssl);
+			goto fail;
+		}
 		c->bev = bufferevent_openssl_socket_new(tp->ccm->base, fd, ssl,
 		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL)
@@ -950,8 +1058,9 @@ accept_cb(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
 	if (c->bev == NULL)
 		goto fail;
 	conn_arm(c);
-	log_debug("%s %s: connection %llu from %s", kind_names[l->kind],
-	    l->text, (unsigned long long)c->info.peer.conn, c->info.peer_text);
+	log_debug("%s %s: connection %llu from %s",
+	    lis_names[l->proto][l->kind], l->text,
+	    (unsigned long long)c->info.peer.conn, c->info.peer_text);
 	return;
 fail:
 	ERR_clear_error();
@@ -1167,13 +1276,14 @@ bind_stream(struct tp_state *tp, const struct listen_cfg *lc)
 	evutil_socket_t		 fd;
 	int			 r;
 
-	if (tp->nlis == 3 * CCM_LISTEN_MAX)
+	if (tp->nlis == LIS_MAX)
 		return uc_fail(UC_ERR_ARG, "more than %d tcp/tls listeners",
-		    3 * CCM_LISTEN_MAX);
+		    LIS_MAX);
 	if ((r = sock_bind(lc->kind, lc->addr, &fd, &ss)) != 0)
 		return r;
 	l->tp = tp;
 	l->kind = lc->kind;
+	l->proto = lc->proto == TP_SCCP ? TP_SCCP : TP_SIP;
 	l->legacy = lc->kind == TP_TLS && lc->legacy;
 	l->idx = (int)tp->nlis;
 	addr_text((struct sockaddr *)&ss, l->text, sizeof(l->text));
@@ -1221,6 +1331,7 @@ tp_bind(struct ccm *ccm)
 	TAILQ_INIT(&tp->graveyard);
 	TAILQ_INIT(&tp->hsq);
 	TAILQ_INIT(&tp->idleq);
+	TAILQ_INIT(&tp->closeq);
 	for (i = 0; i < CCM_LISTEN_MAX; i++)
 		tp->udp[i].fd = -1;
 	if ((tp->reaper = event_new(ccm->base, -1, EV_READ, reaper_cb,
@@ -1267,7 +1378,8 @@ tp_start(struct ccm *ccm)
 			    kind_names[tp->lis[i].kind], tp->lis[i].text);
 		if (o < sizeof(line))
 			o += (size_t)snprintf(line + o, sizeof(line) - o,
-			    " %s%s %s", kind_names[tp->lis[i].kind],
+			    " %s%s %s",
+			    lis_names[tp->lis[i].proto][tp->lis[i].kind],
 			    tp->lis[i].legacy ? "(legacy)" : "",
 			    tp->lis[i].text);
 	}
@@ -1507,6 +1619,32 @@ tp_info_get(struct ccm *ccm, uint64_t id)
 }
 
 /*
+ * Close a connection once what is queued on it is written (ccm.h): no
+ * more input is read (what arrives is dropped), the close follows the
+ * last byte out, or CLOSE_SECS at most.  One log line with why.
+ */
+void
+tp_close(struct ccm *ccm, uint64_t id, const char *why)
+{
+	struct conn	*c = conn_find(ccm->tp, id);
+
+	if (c == NULL || c->closing)
+		return;
+	log_info("%s %s: connection %llu closing: %s",
+	    lis_names[c->info.proto][c->info.peer.kind], c->info.peer_text,
+	    (unsigned long long)id, why);
+	if (c->bev == NULL || !c->up ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+		conn_close(c, "closed after the reply", LOG_LEVEL_DEBUG);
+		return;
+	}
+	c->closing = 1;
+	c->since = now_s();
+	q_set(c, Q_CLOSING);
+	bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+}
+
+/*
  * A connection that holds a registration is never closed for idling;
  * unpinned, its idle time starts now.
  */
@@ -1518,7 +1656,7 @@ tp_set_pinned(struct ccm *ccm, uint64_t id, int on)
 	if (c == NULL || c->pinned == (on != 0))
 		return;
 	c->pinned = on != 0;
-	if (!c->up)
+	if (!c->up || c->closing)
 		return;		/* conn_up picks the queue */
 	c->last = now_s();
 	q_set(c, c->pinned ? Q_NONE : Q_IDLE);
