@@ -117,6 +117,9 @@ struct ccm_config {
 	char		*user;		/* drop privileges to */
 	int		 sccp_keepalive;	/* [sccp] keepalive, s */
 	char		*keylog;	/* [sccp] key_log: off unless set */
+	int		 sccp_sha1_80;	/* [sccp] allow_sha1_80: SCCP phones
+					   may get algorithm 2 (80-bit tag)
+					   when the SIP side offers no _32 */
 	int		 foreground;
 	int		 verbose;
 };

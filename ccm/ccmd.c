@@ -165,6 +165,7 @@ struct cfg_ctx {
 	struct list_key		 lk[7];
 	struct int_key		 ik[11];
 	struct int_key		 sccp_ka;
+	struct yn_key		 sccp_80;
 	struct yn_key		 yk[3];
 	struct ca_key		 ck[2];
 	struct conf_key		 keys[48];
@@ -466,6 +467,7 @@ conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 	memcpy(x->ck, ck, sizeof(ck));
 	x->sccp_ka = (struct int_key){ "keepalive", &c->sccp_keepalive, 1,
 	    3600 };
+	x->sccp_80 = (struct yn_key){ "allow_sha1_80", &c->sccp_sha1_80 };
 	for (i = 0; i < 7; i++)
 		*k++ = (struct conf_key){ lk[i].section, lk[i].name,
 		    set_listen, &x->lk[i] };
@@ -489,6 +491,8 @@ conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 	*k++ = (struct conf_key){ "sip", "digest_algorithms", set_algs, c };
 	*k++ = (struct conf_key){ "sip", "user", conf_set_string, &c->user };
 	*k++ = (struct conf_key){ "sccp", "keepalive", set_int, &x->sccp_ka };
+	*k++ = (struct conf_key){ "sccp", "allow_sha1_80", set_yesno,
+	    &x->sccp_80 };
 	*k++ = (struct conf_key){ "sccp", "key_log", conf_set_string,
 	    &c->keylog };
 	*k++ = (struct conf_key){ "store", "db", conf_set_string, &c->db };

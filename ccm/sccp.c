@@ -118,6 +118,7 @@ struct sccp_call {
 	int			 codec;		/* Skinny codec id */
 	struct media_desc	 key[2];	/* key[i]: leg i sends with */
 	struct media_desc	 remote;	/* SIP leg's offer (its key) */
+	int			 suite;		/* SRTP suite of the call */
 	int			 owed;		/* enum sip_owed */
 	int			 holder;	/* leg that holds, -1 */
 	int			 status;	/* enum call_security */
@@ -795,8 +796,7 @@ addr_to_skinny(const struct sockaddr_storage *ss, struct skinny_addr *a,
 static const char *
 suite_text(const struct sccp_call *c)
 {
-	return c->keys_sent ? sdes_suite_name(SUITE_AES_CM_128_HMAC_SHA1_32) :
-	    "none";
+	return c->keys_sent ? sdes_suite_name(c->suite) : "none";
 }
 
 /* "SEP0000000A2001 (2001)" for logs. */
@@ -843,6 +843,7 @@ call_new(struct sccp_state *ss)
 	c->holder = -1;
 	c->started = time(NULL);
 	c->codec = SK_CODEC_G711_ULAW;
+	c->suite = SUITE_AES_CM_128_HMAC_SHA1_32;
 	if (ss->ccm->base != NULL &&
 	    (c->tmr = evtimer_new(ss->ccm->base, call_tmr_cb, c)) == NULL) {
 		free(c);
@@ -1319,8 +1320,7 @@ media_open_sccp(struct sccp_call *c)
 
 	for (i = 0; i < 2; i++) {
 		media_desc_wipe(&c->key[i]);
-		if (c->srtp && keymgr_new_key(&c->key[i],
-		    SUITE_AES_CM_128_HMAC_SHA1_32) != 0) {
+		if (c->srtp && keymgr_new_key(&c->key[i], c->suite) != 0) {
 			log_warnx("call %u: %s", c->id, uc_errdetail());
 			call_end(c, NULL, "no SRTP key");
 			return;
@@ -1516,13 +1516,22 @@ sip_idx(const struct sccp_call *c)
 	return c->leg[0].is_sip ? 0 : 1;
 }
 
-/* Direct SRTP with the SIP side: the SCCP phone can take keys and the
-   SIP side's key is AES_CM_128_HMAC_SHA1_32 (the one SCCP carries). */
+/*
+ * Direct SRTP with the SIP side: the SCCP phone can take keys and the
+ * SIP side's key is AES_CM_128_HMAC_SHA1_32 (the one SCCP phones carry),
+ * or _80 (algorithm 2) where [sccp] allow_sha1_80 says the phones take it.
+ */
 static int
-sip_srtp_ok(const struct sccp_dev *d, const struct media_desc *remote)
+sip_srtp_ok(const struct sccp_state *ss, const struct sccp_dev *d,
+    const struct media_desc *remote)
 {
+	uint32_t	 alg = remote->srtp ? skinny_suite_alg(remote->suite) :
+			    SK_ALG_NONE;
+
 	return dev_can_srtp(d) && remote->srtp &&
-	    skinny_suite_alg(remote->suite) == SK_ALG_AES_CM_128_HMAC_SHA1_32 &&
+	    (alg == SK_ALG_AES_CM_128_HMAC_SHA1_32 ||
+	    (alg == SK_ALG_AES_CM_128_HMAC_SHA1_80 &&
+	    ss->ccm->cfg->sccp_sha1_80)) &&
 	    remote->keysalt_len == sdes_suite_key_len(remote->suite) +
 	    sdes_suite_salt_len(remote->suite);
 }
@@ -1627,8 +1636,7 @@ sip_media_ready(struct sccp_call *c, int s)
 	if (sl == NULL)
 		return;
 	if (c->srtp && !c->key[s].srtp) {
-		if (keymgr_new_key(&c->key[s],
-		    SUITE_AES_CM_128_HMAC_SHA1_32) != 0) {
+		if (keymgr_new_key(&c->key[s], c->suite) != 0) {
 			call_end(c, NULL, "no SRTP key");
 			return;
 		}
@@ -1668,8 +1676,7 @@ sip_resume(struct sccp_call *c, int s)
 	int			 r = -1;
 
 	media_desc_wipe(&c->key[s]);
-	if (c->srtp && keymgr_new_key(&c->key[s],
-	    SUITE_AES_CM_128_HMAC_SHA1_32) != 0) {
+	if (c->srtp && keymgr_new_key(&c->key[s], c->suite) != 0) {
 		call_end(c, NULL, "no SRTP key");
 		return;
 	}
@@ -1703,8 +1710,7 @@ sip_hold(struct sccp_call *c, int i)
 	local.pt = pt_of_codec(c->codec);
 	local.ptime = SCCP_PTIME;
 	local.crypto_tag = c->remote.crypto_tag;
-	if (c->srtp && keymgr_new_key(&local,
-	    SUITE_AES_CM_128_HMAC_SHA1_32) != 0)
+	if (c->srtp && keymgr_new_key(&local, c->suite) != 0)
 		media_desc_wipe(&local);
 	if (sipleg_update(sl, &local, 1) != 0)
 		log_info("call %u: hold not passed to the SIP leg", c->id);
@@ -1760,7 +1766,7 @@ sip_cb_answered(void *arg, const struct media_desc *remote)
 		return;
 	if ((pn = sipleg_peer_name(c->leg[1].sip)) != NULL && pn[0] != '\0')
 		snprintf(c->leg[1].name, sizeof(c->leg[1].name), "%s", pn);
-	c->srtp = sip_srtp_ok(a, remote);
+	c->srtp = sip_srtp_ok(c->ss, a, remote);
 	if (!c->srtp && a->secmode == STORE_SEC_ENCRYPTED) {
 		snprintf(why, sizeof(why), "refused: %s is encrypted, the SIP "
 		    "side offers no %s key it can take (spec 7.1 rule 8)",
@@ -1774,6 +1780,8 @@ sip_cb_answered(void *arg, const struct media_desc *remote)
 	c->remote = *remote;
 	if (!c->srtp)
 		media_desc_wipe(&c->remote);
+	else
+		c->suite = remote->suite;
 	c->codec = codec_of_pt(remote->pt);
 	c->answered = time(NULL);
 	c->alerting = 0;
@@ -1852,13 +1860,13 @@ sip_cb_media(void *arg, const struct media_desc *remote, int hold)
 	if (d == NULL || (c->state != SC_CONNECTED && c->state != SC_HOLD &&
 	    c->state != SC_RESUMING))
 		return;
-	if (!sip_srtp_ok(d, remote) && d->secmode == STORE_SEC_ENCRYPTED) {
+	if (!sip_srtp_ok(c->ss, d, remote) && d->secmode == STORE_SEC_ENCRYPTED) {
 		call_end(c, NULL, "the SIP side dropped SRTP");
 		return;
 	}
 	old = c->remote;
 	c->remote = *remote;
-	if (!sip_srtp_ok(d, remote))
+	if (!sip_srtp_ok(c->ss, d, remote))
 		media_desc_wipe(&c->remote);
 	if (c->state == SC_RESUMING) {
 		c->far_hold = hold != 0;
@@ -1917,7 +1925,7 @@ sccp_offer_from_sip(struct ccm *ccm, const char *ext, struct sipleg *sl,
 		return 404;
 	if (b->call != NULL)
 		return 486;
-	srtp = offer != NULL && sip_srtp_ok(b, offer);
+	srtp = offer != NULL && sip_srtp_ok(ss, b, offer);
 	if (!srtp && b->secmode == STORE_SEC_ENCRYPTED) {
 		log_info("call from SIP %s -> %s (%s) refused: %s is encrypted "
 		    "and the offer has no %s key (spec 7.1 rule 8)",
@@ -1934,6 +1942,8 @@ sccp_offer_from_sip(struct ccm *ccm, const char *ext, struct sipleg *sl,
 	if (offer != NULL) {
 		c->remote = *offer;
 		c->codec = codec_of_pt(offer->pt);
+		if (srtp)
+			c->suite = offer->suite;
 	}
 	if (!srtp)
 		media_desc_wipe(&c->remote);

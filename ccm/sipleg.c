@@ -629,9 +629,10 @@ sdp_ptime(sdp_media_t *m)
  * exactly one line with our tag and suite.  NULL: none.
  */
 static const struct sdes_crypto *
-sdp_pick_key(const struct sdp_stream *st, const struct sdp_want *want)
+sdp_pick_key(const struct sdp_stream *st, const struct sdp_want *want,
+    int allow80)
 {
-	const struct sdes_crypto	*c;
+	const struct sdes_crypto	*c, *c80 = NULL;
 	int				 i;
 
 	if (want != NULL) {
@@ -641,14 +642,19 @@ sdp_pick_key(const struct sdp_stream *st, const struct sdp_want *want)
 		return c->tag == want->tag && c->suite == want->suite ? c :
 		    NULL;
 	}
+	/* _32 (what SCCP phones do); _80 only with [sccp] allow_sha1_80. */
 	for (i = 0; i < st->ncrypto; i++) {
 		c = &st->crypto[i];
-		if (c->suite == SUITE_AES_CM_128_HMAC_SHA1_32 &&
-		    c->keysalt_len == sdes_suite_key_len(c->suite) +
+		if (c->keysalt_len != sdes_suite_key_len(c->suite) +
 		    sdes_suite_salt_len(c->suite))
+			continue;
+		if (c->suite == SUITE_AES_CM_128_HMAC_SHA1_32)
 			return c;
+		if (c->suite == SUITE_AES_CM_128_HMAC_SHA1_80 && allow80 &&
+		    c80 == NULL)
+			c80 = c;
 	}
-	return NULL;
+	return c80;
 }
 
 /* An offer's usable suites (no keys), for the log: "A,B" or "none". */
@@ -688,7 +694,8 @@ sdp_fill(const struct sipleg *l, sdp_message_t *sdp, const struct sdp_info *si,
 	t->savp = st->savp;
 	t->ncrypto = st->ncrypto;
 	/* Keys only from a leg that is encrypted TLS (spec 6.5). */
-	if (st->savp && l->enc && (c = sdp_pick_key(st, want)) == NULL &&
+	if (st->savp && l->enc && (c = sdp_pick_key(st, want,
+	    l->ss->ccm->cfg->sccp_sha1_80)) == NULL &&
 	    want == NULL) {
 		suites_text(st, sv, sizeof(sv));
 		log_info("sipleg: RTP/SAVP offer from %s without %s (offered: "
