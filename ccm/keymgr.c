@@ -160,6 +160,13 @@ keymgr_init(struct ccm *ccm)
 		keymgr_close(km);
 		return 0;
 	}
+	/*
+	 * The same file stays open across SIGHUP: after start-up ccmd may
+	 * run as an unprivileged user that cannot open the root-owned 0600
+	 * log again.
+	 */
+	if (km->log != NULL && km->path != NULL && strcmp(km->path, path) == 0)
+		return 0;
 	if ((r = keylog_open(path, &kl)) != 0) {
 		uc_prefix("[sccp] key_log");
 		return r;
