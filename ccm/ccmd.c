@@ -501,13 +501,17 @@ conf_keys(struct ccm_config *c, struct cfg_ctx *x)
 	*k = (struct conf_key){ NULL, NULL, NULL, NULL };
 }
 
-/* A file made absolute (the daemon runs in /); pkcs11: URIs stay. */
+/*
+ * A file made absolute (the daemon runs in /); pkcs11: URIs and absolute
+ * paths stay as written (no realpath: on SIGHUP the unprivileged user
+ * may not be allowed to walk the directories).
+ */
 static int
 abs_path(const char *file, const char *key, char **p)
 {
 	char	*r;
 
-	if (*p == NULL || p11_is_uri(*p))
+	if (*p == NULL || p11_is_uri(*p) || (*p)[0] == '/')
 		return 0;
 	if ((r = realpath(*p, NULL)) == NULL)
 		return uc_fail(UC_ERR_IO, "%s: %s %s: %s", file, key, *p,
@@ -530,6 +534,8 @@ abs_new_path(const char *file, const char *key, char **p)
 
 	if (*p == NULL)
 		return 0;
+	if ((*p)[0] == '/' && (*p)[strlen(*p) - 1] != '/')
+		return 0;	/* as abs_path */
 	if ((slash = strrchr(*p, '/')) == NULL) {
 		dir = strdup(".");
 		base = *p;

@@ -1211,26 +1211,24 @@ static void
 ring_sccp(struct sccp_call *c, struct sccp_dev *b)
 {
 	struct sccp_dev	*a = c->leg[0].dev;
-	char		 why[160];
 
 	if (b == a || b->call != NULL) {
 		call_fail(c, SK_TONE_BUSY, SK_CS_BUSY, "busy");
 		return;
 	}
+	/*
+	 * Keys only when both ends can take them (spec 7.1 rule 1); an
+	 * encrypted phone calling one that cannot gets RTP and a lowered
+	 * status (spec 8), as CUCM does.  An encrypted-mode SCCP phone can
+	 * always take keys (registration checked TLS, cipher and V), so
+	 * no side that lacks SRTP here has an encrypted profile.
+	 */
 	c->srtp = dev_can_srtp(a) && dev_can_srtp(b);
 	if (!c->srtp && (a->secmode == STORE_SEC_ENCRYPTED ||
-	    b->secmode == STORE_SEC_ENCRYPTED)) {
-		snprintf(why, sizeof(why), "refused: %s is encrypted, %s "
-		    "cannot do SRTP (spec 7.1 rule 1)",
-		    a->secmode == STORE_SEC_ENCRYPTED ? a->name : b->name,
-		    a->secmode == STORE_SEC_ENCRYPTED ? b->name : a->name);
-		snprintf(c->leg[1].name, sizeof(c->leg[1].name), "%s",
-		    b->name);
-		snprintf(c->leg[1].number, sizeof(c->leg[1].number), "%s",
-		    b->ext);
-		call_fail(c, SK_TONE_REORDER, SK_CS_CONGESTION, why);
-		return;
-	}
+	    b->secmode == STORE_SEC_ENCRYPTED))
+		log_info("call %u %s -> %s: RTP, %s cannot do SRTP (spec "
+		    "7.1 rule 1): status lowered", c->id, a->name, b->name,
+		    dev_can_srtp(a) ? b->name : a->name);
 	leg_set_dev(c, 1, b);
 	c->codec = codec_choose(a, b);
 	c->state = SC_RINGING;
@@ -1433,6 +1431,7 @@ call_hold(struct sccp_call *c, int i)
 	c->keys_sent = 0;
 	snprintf(what, sizeof(what), "held by %s", c->leg[i].name);
 	call_log(c, what);
+	status_update(c);	/* spec 8: again after hold */
 	if (c->leg[1 - i].is_sip)
 		sip_hold(c, i);
 }
@@ -1760,22 +1759,18 @@ sip_cb_answered(void *arg, const struct media_desc *remote)
 	struct sccp_call	*c = arg;
 	struct sccp_dev		*a = c->leg[0].dev;
 	const char		*pn;
-	char			 why[160];
 
 	if (c->state != SC_RINGING || c->leg[0].is_sip || a == NULL)
 		return;
 	if ((pn = sipleg_peer_name(c->leg[1].sip)) != NULL && pn[0] != '\0')
 		snprintf(c->leg[1].name, sizeof(c->leg[1].name), "%s", pn);
+	/* No key the SCCP phone can take: RTP, status lowered (a SIP
+	   device whose own profile is encrypted got 488 in sipleg.c). */
 	c->srtp = sip_srtp_ok(c->ss, a, remote);
-	if (!c->srtp && a->secmode == STORE_SEC_ENCRYPTED) {
-		snprintf(why, sizeof(why), "refused: %s is encrypted, the SIP "
-		    "side offers no %s key it can take (spec 7.1 rule 8)",
-		    a->name, sdes_suite_name(SUITE_AES_CM_128_HMAC_SHA1_32));
-		sipleg_hangup(c->leg[1].sip);
-		c->leg[1].sip = NULL;
-		call_fail(c, SK_TONE_REORDER, SK_CS_CONGESTION, why);
-		return;
-	}
+	if (!c->srtp && a->secmode == STORE_SEC_ENCRYPTED)
+		log_info("call %u %s -> SIP: RTP, the SIP side offers no key "
+		    "the phone can take (spec 7.1 rule 8): status lowered",
+		    c->id, a->name);
 	media_desc_wipe(&c->remote);
 	c->remote = *remote;
 	if (!c->srtp)
@@ -1814,31 +1809,28 @@ static void
 sip_media_change(struct sccp_call *c, const struct media_desc *old,
     int hold)
 {
-	int	 s = 1 - sip_idx(c), p = sip_idx(c);
+	int	 s = 1 - sip_idx(c);
 
 	if (hold) {
 		send_media_stop(c, s);
 		c->keys_sent = 0;
 		c->far_hold = 1;
 		call_log(c, "held by the SIP side");
+		status_update(c);
 		return;
 	}
-	if (c->far_hold || old->srtp != c->remote.srtp) {
+	/*
+	 * Media set up again (resume, another address): the phone's
+	 * transmit key is new too (spec 7.1 rule 5); sip_media_ready makes
+	 * it and re-offers it to the SIP side.
+	 */
+	if (c->far_hold || old->srtp != c->remote.srtp ||
+	    !addr_same(&old->addr, &c->remote.addr)) {
 		c->far_hold = 0;
-		if (old->srtp != c->remote.srtp) {
-			c->srtp = c->remote.srtp;
-			media_desc_wipe(&c->key[s]);
-		}
+		c->srtp = c->remote.srtp;
+		media_desc_wipe(&c->key[s]);
 		sip_media_open(c, SIPOP_NONE, 0);
 		return;
-	}
-	if (!addr_same(&old->addr, &c->remote.addr)) {	/* SMT again */
-		c->leg[p].rtp = c->remote.addr;
-		send_media_half(c, s, 0);
-		if (send_smt(c, s) != 0) {
-			call_end(c, NULL, "StartMediaTransmission not sent");
-			return;
-		}
 	}
 	if (remote_key_changed(c, old))
 		sip_media_open(c, SIPOP_NONE, 1);
@@ -1862,6 +1854,15 @@ sip_cb_media(void *arg, const struct media_desc *remote, int hold)
 		return;
 	if (!sip_srtp_ok(c->ss, d, remote) && d->secmode == STORE_SEC_ENCRYPTED) {
 		call_end(c, NULL, "the SIP side dropped SRTP");
+		return;
+	}
+	/* Never one key for both directions (spec 7.1 rule 2). */
+	if (remote->srtp && c->key[s].srtp &&
+	    remote->keysalt_len == c->key[s].keysalt_len &&
+	    CRYPTO_memcmp(remote->keysalt, c->key[s].keysalt,
+	    remote->keysalt_len) == 0) {
+		call_end(c, NULL, "the SIP side sends with the phone's own key "
+		    "(spec 7.1 rule 2)");
 		return;
 	}
 	old = c->remote;
@@ -1926,13 +1927,10 @@ sccp_offer_from_sip(struct ccm *ccm, const char *ext, struct sipleg *sl,
 	if (b->call != NULL)
 		return 486;
 	srtp = offer != NULL && sip_srtp_ok(ss, b, offer);
-	if (!srtp && b->secmode == STORE_SEC_ENCRYPTED) {
-		log_info("call from SIP %s -> %s (%s) refused: %s is encrypted "
-		    "and the offer has no %s key (spec 7.1 rule 8)",
-		    from != NULL ? from : "-", b->name, b->ext, b->name,
-		    sdes_suite_name(SUITE_AES_CM_128_HMAC_SHA1_32));
-		return 488;
-	}
+	if (!srtp && b->secmode == STORE_SEC_ENCRYPTED)
+		log_info("call from SIP %s -> %s (%s): RTP, the offer has no "
+		    "key the phone can take (spec 7.1 rule 8): status lowered",
+		    from != NULL ? from : "-", b->name, b->ext);
 	if ((c = call_new(ss)) == NULL)
 		return 486;
 	leg_set_sip(c, 0, from, pn != NULL && pn[0] != '\0' ? pn : from_name);
@@ -2188,7 +2186,6 @@ static void
 pre_input(struct sccp_state *ss, const struct skinny_msg *m, int r,
     const struct tp_info *ti)
 {
-	struct skinny_msg	 k;
 	char			 why[96];
 
 	if (m->id == SK_REGISTER && r != 0) {
@@ -2200,11 +2197,11 @@ pre_input(struct sccp_state *ss, const struct skinny_msg *m, int r,
 		sccp_register(ss, m, ti);
 		return;
 	}
-	if (r == 0 && m->id == SK_KEEPALIVE) {
-		msg_init(&k, SK_KEEPALIVE_ACK);
-		(void)dev_send(ss, NULL, 0, &ti->peer, &k, 0);
-		return;
-	}
+	/*
+	 * Anything else, KeepAlive included, closes: a phone registers
+	 * first (spec 4), and an answered KeepAlive would keep an
+	 * unregistered connection alive for ever.
+	 */
 	snprintf(why, sizeof(why), "%s (id 0x%04x) before Register (spec 4)",
 	    skinny_name(m->id) != NULL ? skinny_name(m->id) : "unknown message",
 	    m->id);

@@ -109,6 +109,15 @@ if not closed or out:
 s.close()
 print("ok - message before registration closes the connection")
 
+# 4b. not even a KeepAlive keeps an unregistered connection open
+s = conn()
+s.sendall(msg(0x0000))
+out, closed = read_msgs(s, limit=3.0)
+if not closed or out:
+    fail("KeepAlive before Register: got %r, closed=%s" % (out, closed))
+s.close()
+print("ok - KeepAlive before registration closes the connection")
+
 # 5. a Register too short for its fixed part: rejected or closed
 s = conn()
 s.sendall(msg(0x0001, b"SEP0\0"))
