@@ -96,6 +96,7 @@ CCM_CORE_SRCS	 = ccm/sip.c \
 		   ccm/registrar.c \
 		   ccm/auth.c \
 		   ccm/b2bua.c \
+		   ccm/dialog.c \
 		   ccm/trunk.c \
 		   ccm/sdp.c \
 		   ccm/sccp.c \
@@ -301,17 +302,17 @@ fuzz-build: $(FUZZ_BINS)
 build-fuzz/fuzz-sdp: ccm/sdp.c ccm/sdp.h
 
 # The SIP and SCCP harnesses run the call core with a stub transport.
-build-fuzz/fuzz-sccp: fuzz/fuzz-sccp.c $(CCM_CORE_SRCS) ccm/ccm.h $(LIB_SRCS) \
-		$(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
+build-fuzz/fuzz-sccp: fuzz/fuzz-sccp.c fuzz/stub-tp.c $(CCM_CORE_SRCS) \
+		ccm/ccm.h $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< $(CCM_CORE_SRCS) $(LIB_SRCS) \
-	    $(P11_SRCS) $(PKG_LIBS)
+	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< fuzz/stub-tp.c $(CCM_CORE_SRCS) \
+	    $(LIB_SRCS) $(P11_SRCS) $(PKG_LIBS)
 
-build-fuzz/fuzz-sip: fuzz/fuzz-sip.c $(CCM_CORE_SRCS) ccm/ccm.h $(LIB_SRCS) \
-		$(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
+build-fuzz/fuzz-sip: fuzz/fuzz-sip.c fuzz/stub-tp.c $(CCM_CORE_SRCS) \
+		ccm/ccm.h $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< $(CCM_CORE_SRCS) $(LIB_SRCS) \
-	    $(P11_SRCS) $(PKG_LIBS)
+	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< fuzz/stub-tp.c $(CCM_CORE_SRCS) \
+	    $(LIB_SRCS) $(P11_SRCS) $(PKG_LIBS)
 
 build-fuzz/%: fuzz/%.c $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
 	@mkdir -p build-fuzz

@@ -65,12 +65,10 @@
 #define CALLS_MAX	50000	/* calls at once; more get 503 */
 #define XACTS_MAX	(4 * CALLS_MAX)	/* transactions we own at once */
 #define DLG_BUCKETS	32768	/* dialog hash buckets (power of two) */
-#define ROUTES_MAX	8	/* route set entries kept per dialog */
 #define TOKEN_LEN	16	/* hex digits in our tags */
 #define PARTY_MAX	64	/* an extension or number (URI user part) */
 #define SUB_EXPIRES_MAX	3600	/* presence subscription, s */
 #define CSEQ_START	100	/* our first CSeq towards a caller */
-#define HP_MAX		300	/* sip_contact_for output */
 #define URI_MAX		512	/* a URI we build */
 #define CONN_BUCKETS	4096	/* legs by connection (power of two) */
 #define CNT_BUCKETS	4096	/* call counters (power of two) */
@@ -114,16 +112,7 @@ struct leg {
 	struct leg		*cnext;		/* connection hash chain */
 	int			 clinked;
 	struct ccount		*cnt;		/* counted on this, or NULL */
-	char			*callid;
-	char			*ltag;		/* ours */
-	char			*rtag;		/* theirs (NULL: not yet) */
-	char			*lhdr;		/* our From in requests, tag incl. */
-	char			*rhdr;		/* their To in requests */
-	char			*target;	/* their Contact URI */
-	char			*routes[ROUTES_MAX];
-	size_t			 nroutes;
-	char			*contact;	/* our Contact header value */
-	uint32_t		 lcseq;		/* our last CSeq */
+	struct sip_dialog	 dlg;		/* ids, route set, CSeq */
 	struct tp_peer		 peer;		/* where their messages go */
 	int			 tls;		/* signalling over TLS */
 	int			 enc;		/* TLS with a real cipher */
@@ -238,20 +227,6 @@ call_security_name(int s)
 	}
 }
 
-/* The Call-Info word (spec 7). */
-static const char *
-callinfo_word(int s)
-{
-	switch (s) {
-	case CALL_ENCRYPTED:
-		return "Encrypted";
-	case CALL_AUTHENTICATED:
-		return "Authenticated";
-	default:
-		return "NotAuthenticated";
-	}
-}
-
 static const char *
 reason_for(int code)
 {
@@ -295,34 +270,6 @@ reason_for(int code)
 	}
 }
 
-/* malloc'd copy of an osip-allocated string (which is freed). */
-static char *
-take_osip(char *s)
-{
-	char	*c;
-
-	if (s == NULL)
-		return NULL;
-	c = strdup(s);
-	osip_free(s);
-	return c;
-}
-
-/* Characters we accept in a user part we copy into our URIs. */
-static int
-party_ok(const char *s)
-{
-	size_t	 n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n >= PARTY_MAX)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && strchr("+*#._-", *s) ==
-		    NULL)
-			return 0;
-	return 1;
-}
-
 /* The first value of a header (by full name; compact form too). */
 static const char *
 hdr(const osip_message_t *m, const char *name, const char *compact)
@@ -354,124 +301,10 @@ copy_headers(osip_message_t *dst, const osip_message_t *src,
 				sip_add_header(dst, *names, h->hvalue);
 }
 
-/*
- * A response that makes a dialog (18x/2xx to INVITE, 2xx to SUBSCRIBE,
- * 202 to REFER) copies the request's Record-Route headers in order
- * (RFC 3261 12.1.1), so that a proxy in front of a trunk stays in the
- * path.  -1 when out of memory.
- */
-static int
-copy_rr(osip_message_t *resp, const osip_message_t *req)
-{
-	osip_record_route_t	*rr, *c;
-	int			 i;
-
-	if (req == NULL)
-		return 0;
-	for (i = 0; (rr = osip_list_get(&req->record_routes, i)) != NULL;
-	    i++) {
-		c = NULL;
-		if (osip_record_route_clone(rr, &c) != 0 ||
-		    osip_list_add(&resp->record_routes, c, -1) < 0) {
-			osip_record_route_free(c);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* "number@host" or "number". 0, or -1 when missing/too long. */
-static int
-callid_text(const osip_message_t *m, char *buf, size_t sz)
-{
-	const osip_call_id_t	*c = m->call_id;
-	int			 n;
-
-	if (c == NULL || c->number == NULL)
-		return -1;
-	if (c->host != NULL)
-		n = snprintf(buf, sz, "%s@%s", c->number, c->host);
-	else
-		n = snprintf(buf, sz, "%s", c->number);
-	return n < 0 || (size_t)n >= sz ? -1 : 0;
-}
-
-static const char *
-tag_of(osip_from_t *f)
-{
-	osip_generic_param_t	*p = NULL;
-
-	if (f == NULL || osip_from_get_tag(f, &p) != 0 || p == NULL)
-		return NULL;
-	return p->gvalue;
-}
-
 static const char *
 uri_user(osip_uri_t *u)
 {
 	return u != NULL ? u->username : NULL;
-}
-
-/* A From/To as a header value, with tag added if given; malloc'd. */
-static char *
-party_text(const osip_from_t *f, const char *tag)
-{
-	osip_from_t	*c = NULL;
-	char		*s = NULL;
-
-	if (f == NULL || osip_from_clone(f, &c) != 0)
-		return NULL;
-	if (tag != NULL && tag_of(c) == NULL)
-		osip_from_set_tag(c, osip_strdup(tag));
-	if (osip_from_to_str(c, &s) != 0)
-		s = NULL;
-	osip_from_free(c);
-	return take_osip(s);
-}
-
-static char *
-uri_text(const osip_uri_t *u)
-{
-	char	*s = NULL;
-
-	if (u == NULL || osip_uri_to_str(u, &s) != 0)
-		return NULL;
-	return take_osip(s);
-}
-
-/* The first Contact's URI; malloc'd or NULL. */
-static char *
-contact_uri(const osip_message_t *m)
-{
-	osip_contact_t	*c = NULL;
-
-	if (osip_message_get_contact(m, 0, &c) < 0 || c == NULL)
-		return NULL;
-	return uri_text(c->url);
-}
-
-/*
- * The body of a message: 1 with an SDP body, 0 without a body, -1 with
- * a body of another type.
- */
-static int
-body_sdp(const osip_message_t *m, const char **p, size_t *len)
-{
-	osip_body_t		*b = NULL;
-	const osip_content_type_t *ct = m->content_type;
-
-	*p = NULL;
-	*len = 0;
-	if (osip_message_get_body(m, 0, &b) < 0 || b == NULL ||
-	    b->body == NULL || b->length == 0)
-		return 0;
-	if (ct == NULL || ct->type == NULL || ct->subtype == NULL ||
-	    strcasecmp(ct->type, "application") != 0 ||
-	    strcasecmp(ct->subtype, "sdp") != 0)
-		return -1;
-	*p = b->body;
-	*len = b->length;
-	return 1;
 }
 
 /* An active stream offers or answers keys. */
@@ -553,7 +386,7 @@ dlg_hash(const char *cid, const char *tag)
 static void
 dlg_link(struct b2bua_state *bs, struct leg *l)
 {
-	uint32_t	 b = dlg_hash(l->callid, l->ltag);
+	uint32_t	 b = dlg_hash(l->dlg.callid, l->dlg.ltag);
 
 	l->hnext = bs->dlg[b];
 	bs->dlg[b] = l;
@@ -567,7 +400,7 @@ dlg_unlink(struct b2bua_state *bs, struct leg *l)
 
 	if (!l->hashed)
 		return;
-	for (pp = &bs->dlg[dlg_hash(l->callid, l->ltag)]; *pp != NULL;
+	for (pp = &bs->dlg[dlg_hash(l->dlg.callid, l->dlg.ltag)]; *pp != NULL;
 	    pp = &(*pp)->hnext)
 		if (*pp == l) {
 			*pp = l->hnext;
@@ -585,7 +418,8 @@ dlg_find(struct b2bua_state *bs, const char *cid, const char *tag)
 	if (cid == NULL || tag == NULL)
 		return NULL;
 	for (l = bs->dlg[dlg_hash(cid, tag)]; l != NULL; l = l->hnext)
-		if (strcmp(l->callid, cid) == 0 && strcmp(l->ltag, tag) == 0)
+		if (strcmp(l->dlg.callid, cid) == 0 &&
+		    strcmp(l->dlg.ltag, tag) == 0)
 			return l;
 	return NULL;
 }
@@ -604,7 +438,8 @@ b2bua_dialog_on_trunk(struct ccm *ccm, const char *cid, const char *ltag,
 	if (ccm->b2bua == NULL ||
 	    (l = dlg_find(ccm->b2bua, cid, ltag)) == NULL)
 		return 0;
-	if (rtag != NULL && (l->rtag == NULL || strcmp(l->rtag, rtag) != 0))
+	if (rtag != NULL && (l->dlg.rtag == NULL ||
+	    strcmp(l->dlg.rtag, rtag) != 0))
 		return 0;
 	if (t != NULL && (l->trunk == NULL ||
 	    strcmp(trunk_name(l->trunk), trunk_name(t)) != 0))
@@ -716,78 +551,12 @@ leg_uncount(struct b2bua_state *bs, struct leg *l)
 static void
 leg_clear(struct b2bua_state *bs, struct leg *l)
 {
-	size_t	 i;
-
 	dlg_unlink(bs, l);
 	conn_unlink(bs, l);
 	leg_uncount(bs, l);
-	free(l->callid);
-	free(l->ltag);
-	free(l->rtag);
-	free(l->lhdr);
-	free(l->rhdr);
-	free(l->target);
-	free(l->contact);
-	for (i = 0; i < l->nroutes; i++)
-		free(l->routes[i]);
+	sip_dialog_clear(&l->dlg);
 	trunk_unref(l->trunk);
 	memset(l, 0, sizeof(*l));
-}
-
-/* The route set from Record-Route (reversed for the UAC side). */
-static int
-leg_routes(struct leg *l, const osip_message_t *m, int reverse)
-{
-	osip_record_route_t	*rr;
-	char			*s;
-	int			 i, n;
-
-	for (i = 0; (size_t)i < l->nroutes; i++)
-		free(l->routes[i]);
-	l->nroutes = 0;
-	n = osip_list_size(&m->record_routes);
-	if (n > ROUTES_MAX)
-		return -1;
-	for (i = 0; i < n; i++) {
-		rr = osip_list_get(&m->record_routes, reverse ? n - 1 - i : i);
-		s = NULL;
-		if (rr == NULL || osip_record_route_to_str(rr, &s) != 0 ||
-		    (l->routes[l->nroutes] = take_osip(s)) == NULL)
-			return -1;
-		l->nroutes++;
-	}
-	return 0;
-}
-
-/* New remote target from a message's Contact, if it has one. */
-static void
-leg_target(struct leg *l, const osip_message_t *m)
-{
-	char	*u;
-
-	if ((u = contact_uri(m)) == NULL)
-		return;
-	free(l->target);
-	l->target = u;
-}
-
-/*
- * Our Contact on a leg: <sip:user@host:port;transport=...>, user being
- * the party at the other end (as CUCM does).
- */
-static int
-leg_contact(struct ccm *ccm, struct leg *l, const struct tp_info *info,
-    const char *user)
-{
-	char	 hp[HP_MAX], buf[HP_MAX + PARTY_MAX + 16];
-
-	if (sip_contact_for(ccm, info, hp, sizeof(hp)) != 0)
-		return -1;
-	if ((size_t)snprintf(buf, sizeof(buf), "<sip:%s@%s>",
-	    user != NULL && user[0] != '\0' ? user : "ccm", hp) >= sizeof(buf))
-		return -1;
-	free(l->contact);
-	return (l->contact = strdup(buf)) == NULL ? -1 : 0;
 }
 
 /*
@@ -844,26 +613,6 @@ leg_source_ok(struct ccm *ccm, struct leg *l, const struct sip_req *req)
 
 /* ---- building requests ------------------------------------------- */
 
-static osip_message_t *
-msg_request(const char *method, const char *ruri)
-{
-	osip_message_t	*m = NULL;
-	osip_uri_t	*u = NULL;
-
-	if (osip_message_init(&m) != 0)
-		return NULL;
-	if (osip_uri_init(&u) != 0 || osip_uri_parse(u, ruri) != 0) {
-		osip_uri_free(u);
-		osip_message_free(m);
-		return NULL;
-	}
-	osip_message_set_method(m, osip_strdup(method));
-	osip_message_set_version(m, osip_strdup("SIP/2.0"));
-	osip_message_set_uri(m, u);
-	osip_message_set_max_forwards(m, "70");
-	return m;
-}
-
 /*
  * A request inside a leg's dialog: target, route set, From/To, Call-ID
  * and CSeq (cseq 0: the next of ours).  NULL on failure.
@@ -871,32 +620,7 @@ msg_request(const char *method, const char *ruri)
 static osip_message_t *
 leg_request(struct leg *l, const char *method, uint32_t cseq)
 {
-	osip_message_t	*m;
-	char		 buf[64];
-	size_t		 i;
-
-	if (l->target == NULL || l->lhdr == NULL || l->rhdr == NULL ||
-	    (m = msg_request(method, l->target)) == NULL)
-		return NULL;
-	if (cseq == 0)
-		cseq = ++l->lcseq;
-	snprintf(buf, sizeof(buf), "%u %s", cseq, method);
-	if (osip_message_set_from(m, l->lhdr) != 0 ||
-	    osip_message_set_to(m, l->rhdr) != 0 ||
-	    osip_message_set_call_id(m, l->callid) != 0 ||
-	    osip_message_set_cseq(m, buf) != 0) {
-		osip_message_free(m);
-		return NULL;
-	}
-	for (i = 0; i < l->nroutes; i++)
-		osip_message_set_route(m, l->routes[i]);
-	if (l->contact != NULL && (strcmp(method, "INVITE") == 0 ||
-	    strcmp(method, "UPDATE") == 0 || strcmp(method, "SUBSCRIBE") == 0 ||
-	    strcmp(method, "NOTIFY") == 0 || strcmp(method, "REFER") == 0))
-		osip_message_set_contact(m, l->contact);
-	if (strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0)
-		osip_message_set_allow(m, ALLOW_VALUE);
-	return m;
+	return sip_dialog_request(&l->dlg, method, cseq, ALLOW_VALUE);
 }
 
 /*
@@ -910,37 +634,6 @@ leg_ack(struct leg *l, const osip_message_t *resp)
 		return NULL;
 	return leg_request(l, "ACK",
 	    (uint32_t)strtoul(resp->cseq->number, NULL, 10));
-}
-
-/* The UAC view of a dialog our INVITE made (B leg, or an orphan). */
-static int
-leg_from_2xx(struct leg *l, const osip_message_t *inv,
-    const osip_message_t *resp)
-{
-	const char	*rt = tag_of(resp->to);
-
-	if (rt == NULL)
-		return -1;
-	free(l->rtag);
-	free(l->rhdr);
-	if ((l->rtag = strdup(rt)) == NULL ||
-	    (l->rhdr = party_text(resp->to, NULL)) == NULL)
-		return -1;
-	if (l->lhdr == NULL && (l->lhdr = party_text(inv->from, NULL)) == NULL)
-		return -1;
-	if (l->callid == NULL) {
-		char	 cid[256];
-
-		if (callid_text(inv, cid, sizeof(cid)) != 0 ||
-		    (l->callid = strdup(cid)) == NULL)
-			return -1;
-	}
-	if (l->target == NULL)
-		l->target = uri_text(inv->req_uri);
-	leg_target(l, resp);
-	if (l->target == NULL)
-		return -1;
-	return leg_routes(l, resp, 1);
 }
 
 /* ---- transactions ------------------------------------------------ */
@@ -1088,9 +781,9 @@ xact_auth_retry(struct xact *x, struct sip_ctrans *ct,
 	cseq = (uint32_t)strtoul(m->cseq->number, NULL, 10) + 1;
 	if (x->call != NULL && x->kind != X_LOCAL) {
 		l = &x->call->leg[x->kind == X_INVITE ? LEG_B : !x->from];
-		if (cseq <= l->lcseq)
-			cseq = l->lcseq + 1;
-		l->lcseq = cseq;
+		if (cseq <= l->dlg.lcseq)
+			cseq = l->dlg.lcseq + 1;
+		l->dlg.lcseq = cseq;
 	}
 	snprintf(buf, sizeof(buf), "%u", cseq);
 	osip_free(m->cseq->number);
@@ -1162,7 +855,8 @@ callinfo_value(const struct call *c, int side, int security, char *buf,
 {
 	if (security)
 		snprintf(buf, sz, CALLINFO_URN ";security=%s;orientation=%s",
-		    callinfo_word(c->status), side == LEG_A ? "to" : "from");
+		    sipmsg_callinfo_word(c->status),
+		    side == LEG_A ? "to" : "from");
 	else
 		snprintf(buf, sz, CALLINFO_URN ";orientation=%s",
 		    side == LEG_A ? "to" : "from");
@@ -1360,9 +1054,9 @@ answer_a(struct call *c, int code, const char *reason, const char *sdp,
 	if (c->inv == NULL || c->inv->st == NULL ||
 	    (m = sip_resp_new(c->inv->st, code, reason)) == NULL)
 		return -1;
-	if (a->contact != NULL)
-		osip_message_set_contact(m, a->contact);
-	if (code < 300 && copy_rr(m, sip_strans_req(c->inv->st)) != 0) {
+	if (a->dlg.contact != NULL)
+		osip_message_set_contact(m, a->dlg.contact);
+	if (code < 300 && sipmsg_copy_rr(m, sip_strans_req(c->inv->st)) != 0) {
 		osip_message_free(m);
 		return -1;
 	}
@@ -1439,13 +1133,13 @@ inv_answered(struct call *c, struct xact *x, struct sip_ctrans *ct,
 	int		 hs;
 
 	memset(&ans, 0, sizeof(ans));
-	if (leg_from_2xx(b, sip_ctrans_req(ct), resp) != 0 ||
+	if (sip_dialog_from_2xx(&b->dlg, sip_ctrans_req(ct), resp) != 0 ||
 	    (ack = leg_ack(b, resp)) == NULL) {
 		call_end(c, -1, 500, "bad 2xx from callee");
 		return;
 	}
 	b->confirmed = 1;
-	hs = body_sdp(resp, &sdp, &len);
+	hs = sipmsg_body_sdp(resp, &sdp, &len);
 	if (x->offer) {
 		sip_send_stateless(c->bs->ccm, ack, &b->peer);
 		if (hs != 1 || sdp_inspect(sdp, len, &ans) != 0) {
@@ -1509,7 +1203,7 @@ inv_response(struct xact *x, struct sip_ctrans *ct, osip_message_t *resp,
 	if (code < 200) {
 		if (code == 100 || c->inv == NULL)
 			return;
-		hs = body_sdp(resp, &sdp, &len);
+		hs = sipmsg_body_sdp(resp, &sdp, &len);
 		answer_a(c, code, reason_ok(resp, code), hs == 1 ? sdp : NULL,
 		    len);
 		return;
@@ -1559,7 +1253,7 @@ offer_answered(struct xact *x, osip_message_t *resp)
 	char		 v[160];
 
 	memset(&ans, 0, sizeof(ans));
-	leg_target(to, resp);
+	sip_dialog_target(&to->dlg, resp);
 	if (strcmp(x->method, "INVITE") == 0 &&
 	    (ack = leg_ack(to, resp)) == NULL) {
 		/* Its 2xx cannot be ACKed: the dialog cannot go on. */
@@ -1568,7 +1262,7 @@ offer_answered(struct xact *x, osip_message_t *resp)
 		call_end(c, -1, 500, "re-INVITE answer not usable");
 		return;
 	}
-	hs = body_sdp(resp, &sdp, &len);
+	hs = sipmsg_body_sdp(resp, &sdp, &len);
 	if (hs == 1 && sdp_inspect(sdp, len, &ans) != 0)
 		hs = 0;
 	/* An encrypted profile needs SRTP on re-offers too (spec 6.5). */
@@ -1608,8 +1302,9 @@ offer_answered(struct xact *x, osip_message_t *resp)
 	}
 	c->status = call_status(c);
 	if (x->st != NULL && (m = sip_resp_new(x->st, 200, "OK")) != NULL) {
-		if (c->leg[x->from].contact != NULL)
-			osip_message_set_contact(m, c->leg[x->from].contact);
+		if (c->leg[x->from].dlg.contact != NULL)
+			osip_message_set_contact(m,
+			    c->leg[x->from].dlg.contact);
 		if (c->status != old && c->leg[x->from].callinfo) {
 			callinfo_value(c, x->from, 1, v, sizeof(v));
 			sip_add_header(m, "Call-Info", v);
@@ -1688,8 +1383,8 @@ orphan_2xx(struct xact *x, struct sip_ctrans *ct, osip_message_t *resp)
 	memset(&l, 0, sizeof(l));
 	l.peer = x->peer;
 	l.trunk = trunk_ref(x->trunk);
-	if (leg_from_2xx(&l, sip_ctrans_req(ct), resp) == 0) {
-		l.lcseq = (uint32_t)strtoul(resp->cseq->number, NULL, 10);
+	if (sip_dialog_from_2xx(&l.dlg, sip_ctrans_req(ct), resp) == 0) {
+		l.dlg.lcseq = (uint32_t)strtoul(resp->cseq->number, NULL, 10);
 		if ((m = leg_ack(&l, resp)) != NULL)
 			sip_send_stateless(x->bs->ccm, m, &l.peer);
 		if ((m = leg_request(&l, "BYE", 0)) != NULL)
@@ -1815,7 +1510,6 @@ setup_uas(struct ccm *ccm, struct leg *a, struct sip_req *req, int limit)
 	const struct binding	*b = NULL;
 	const char		*user = uri_user(req->msg->from != NULL ?
 				    req->msg->from->url : NULL);
-	char			 cid[256];
 
 	if (req->trunk != NULL) {
 		a->trunk = trunk_ref(req->trunk);
@@ -1825,7 +1519,7 @@ setup_uas(struct ccm *ccm, struct leg *a, struct sip_req *req, int limit)
 		a->profile = STORE_SEC_NONSECURE;
 		a->callinfo = trunk_transmit_security(req->trunk);
 		snprintf(a->party, sizeof(a->party), "%s",
-		    party_ok(user) ? user : "anonymous");
+		    sipmsg_party_ok(user) ? user : "anonymous");
 	} else {
 		if ((b = req_binding(req)) == NULL)
 			return 403;
@@ -1843,19 +1537,9 @@ setup_uas(struct ccm *ccm, struct leg *a, struct sip_req *req, int limit)
 		return 503;
 	}
 	a->peer = req->src.peer;
-	a->lcseq = CSEQ_START;
-	if (callid_text(req->msg, cid, sizeof(cid)) != 0 ||
-	    sip_strans_totag(req->st) == NULL ||
-	    tag_of(req->msg->from) == NULL ||
-	    (a->callid = strdup(cid)) == NULL ||
-	    (a->ltag = strdup(sip_strans_totag(req->st))) == NULL ||
-	    (a->rtag = strdup(tag_of(req->msg->from))) == NULL ||
-	    (a->lhdr = party_text(req->msg->to, a->ltag)) == NULL ||
-	    (a->rhdr = party_text(req->msg->from, NULL)) == NULL ||
-	    leg_routes(a, req->msg, 0) != 0)
-		return 400;
-	leg_target(a, req->msg);
-	if (a->target == NULL)
+	a->dlg.lcseq = CSEQ_START;
+	if (sip_dialog_from_request(&a->dlg, req->msg,
+	    sip_strans_totag(req->st)) != 0 || a->dlg.target == NULL)
 		return 400;
 	return 0;
 }
@@ -1928,14 +1612,14 @@ setup_phone_leg(struct ccm *ccm, struct leg *l, const struct binding *bd,
 	snprintf(buf, sizeof(buf), "%s", bd->contact + (bd->contact[0] == '<'));
 	n = strcspn(buf, ">");
 	buf[n] = '\0';
-	if ((l->target = strdup(buf)) == NULL)
+	if ((l->dlg.target = strdup(buf)) == NULL)
 		return 500;
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>", bd->aor, our_domain(ccm, src));
-	if ((l->rhdr = strdup(buf)) == NULL)
+	if ((l->dlg.rhdr = strdup(buf)) == NULL)
 		return 500;
 	if ((ti = phone_info(ccm, bd, src, &tmp)) == NULL)
 		return 480;		/* its connection is gone */
-	return leg_contact(ccm, l, ti, other) == 0 ? 0 : 500;
+	return sip_dialog_contact(&l->dlg, ccm, ti, other) == 0 ? 0 : 500;
 }
 
 /* The B leg to a trunk: sip:NUMBER@peer. */
@@ -1977,10 +1661,10 @@ setup_b_trunk(struct ccm *ccm, struct call *c, struct trunk *t,
 		    row->port, tp);
 	else
 		snprintf(buf, sizeof(buf), "sip:%s@%s%s", number, host, tp);
-	if ((b->target = strdup(buf)) == NULL)
+	if ((b->dlg.target = strdup(buf)) == NULL)
 		return 500;
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>", number, host);
-	if ((b->rhdr = strdup(buf)) == NULL)
+	if ((b->dlg.rhdr = strdup(buf)) == NULL)
 		return 500;
 	if (b->peer.kind != TP_UDP)
 		ti = tp_info_get(ccm, b->peer.conn);
@@ -1991,7 +1675,8 @@ setup_b_trunk(struct ccm *ccm, struct call *c, struct trunk *t,
 		tmp.cert = NULL;
 		ti = &tmp;
 	}
-	return leg_contact(ccm, b, ti, c->leg[LEG_A].party) == 0 ? 0 : 500;
+	return sip_dialog_contact(&b->dlg, ccm, ti, c->leg[LEG_A].party) == 0 ?
+	    0 : 500;
 }
 
 /*
@@ -2023,18 +1708,18 @@ setup_uac_ids(struct ccm *ccm, struct call *c, struct leg *l,
 	}
 	sip_token(tok, sizeof(tok));
 	snprintf(buf, sizeof(buf), "%s@%s", tok, our_domain(ccm, src));
-	if ((l->callid = strdup(buf)) == NULL)
+	if ((l->dlg.callid = strdup(buf)) == NULL)
 		return -1;
 	sip_token(tok, sizeof(tok));
-	if ((l->ltag = strdup(tok)) == NULL)
+	if ((l->dlg.ltag = strdup(tok)) == NULL)
 		return -1;
 	if (plain)
 		snprintf(buf, sizeof(buf), "\"%s\" <sip:%s@%s>;tag=%s", name,
-		    party, our_domain(ccm, src), l->ltag);
+		    party, our_domain(ccm, src), l->dlg.ltag);
 	else
 		snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s", party,
-		    our_domain(ccm, src), l->ltag);
-	if ((l->lhdr = strdup(buf)) == NULL)
+		    our_domain(ccm, src), l->dlg.ltag);
+	if ((l->dlg.lhdr = strdup(buf)) == NULL)
 		return -1;
 	l->call = c;
 	return 0;
@@ -2062,7 +1747,7 @@ route_number(struct ccm *ccm, struct call *c, const char *user,
 	struct store_sipdev	 dev;
 	struct trunk		*t;
 
-	if (!party_ok(user))
+	if (!sipmsg_party_ok(user))
 		return 404;
 	if ((bd = registrar_lookup(ccm, user)) != NULL)
 		return setup_phone_leg(ccm, &c->leg[LEG_B], bd, src,
@@ -2148,7 +1833,7 @@ send_b_invite(struct call *c, struct xact *x, const char *sdp, size_t len)
 	struct leg	*b = &c->leg[LEG_B];
 	osip_message_t	*m;
 
-	b->lcseq = 0;
+	b->dlg.lcseq = 0;
 	if ((m = leg_request(b, "INVITE", 0)) == NULL)
 		return 500;
 	if (sdp != NULL && put_sdp(m, sdp, len, c->mode) != 0) {
@@ -2166,7 +1851,7 @@ call_sid(struct call *c)
 	char	 vis[64];
 	size_t	 i;
 
-	str_vis(vis, sizeof(vis), c->leg[LEG_A].callid);
+	str_vis(vis, sizeof(vis), c->leg[LEG_A].dlg.callid);
 	for (i = 0; i < 8 && vis[i] != '\0' && vis[i] != '@'; i++)
 		c->sid[i] = vis[i];
 	c->sid[i] = '\0';
@@ -2214,7 +1899,7 @@ call_link(struct call *c)
 static int
 sccp_candidate(struct ccm *ccm, const struct sip_req *req, const char *user)
 {
-	return party_ok(user) && registrar_lookup(ccm, user) == NULL &&
+	return sipmsg_party_ok(user) && registrar_lookup(ccm, user) == NULL &&
 	    (req->trunk != NULL || trunk_route(ccm, user) == NULL);
 }
 
@@ -2243,7 +1928,7 @@ invite_new(struct sip_req *req)
 		return;
 	}
 	memset(&offer, 0, sizeof(offer));
-	if ((hs = body_sdp(req->msg, &sdp, &len)) < 0) {
+	if ((hs = sipmsg_body_sdp(req->msg, &sdp, &len)) < 0) {
 		sip_reply(req->st, 415, reason_for(415));
 		return;
 	}
@@ -2272,7 +1957,7 @@ invite_new(struct sip_req *req)
 	if ((code = route_number(ccm, c, uri_user(req->msg->req_uri),
 	    &req->src, req->trunk != NULL)) != 0)
 		goto fail;
-	if (leg_contact(ccm, &c->leg[LEG_A], &req->src,
+	if (sip_dialog_contact(&c->leg[LEG_A].dlg, ccm, &req->src,
 	    c->leg[LEG_B].party) != 0) {
 		code = 500;
 		goto fail;
@@ -2374,7 +2059,7 @@ replace_answered(struct xact *x, osip_message_t *resp)
 	char		 v[160];
 
 	memset(&ans, 0, sizeof(ans));
-	leg_target(o, resp);
+	sip_dialog_target(&o->dlg, resp);
 	if ((ack = leg_ack(o, resp)) == NULL || x->st == NULL) {
 		/* cancelled meanwhile (or no ACK): the call cannot go on */
 		if (ack != NULL)
@@ -2407,7 +2092,7 @@ replace_answered(struct xact *x, osip_message_t *resp)
 	    c->leg[LEG_B].profile == STORE_SEC_ENCRYPTED;
 	c->via_trunk = c->leg[LEG_A].trunk != NULL ||
 	    c->leg[LEG_B].trunk != NULL;
-	hs = body_sdp(resp, &sdp, &len);
+	hs = sipmsg_body_sdp(resp, &sdp, &len);
 	if (hs == 1 && sdp_inspect(sdp, len, &ans) != 0)
 		hs = 0;
 	if (x->offer) {
@@ -2436,9 +2121,9 @@ replace_answered(struct xact *x, osip_message_t *resp)
 	}
 	c->status = call_status(c);
 	if ((m = sip_resp_new(x->st, 200, "OK")) != NULL) {
-		if (l->contact != NULL)
-			osip_message_set_contact(m, l->contact);
-		copy_rr(m, sip_strans_req(x->st));
+		if (l->dlg.contact != NULL)
+			osip_message_set_contact(m, l->dlg.contact);
+		sipmsg_copy_rr(m, sip_strans_req(x->st));
 		osip_message_set_allow(m, ALLOW_VALUE);
 		if (l->callinfo) {
 			callinfo_value(c, side, 1, v, sizeof(v));
@@ -2491,7 +2176,7 @@ replaces_invite(struct sip_req *req, const char *val)
 		return;
 	if (replaces_parse(val, cid, sizeof(cid), tt, sizeof(tt), ft,
 	    sizeof(ft)) != 0 || (l = dlg_find(bs, cid, tt)) == NULL ||
-	    l->rtag == NULL || strcmp(l->rtag, ft) != 0 ||
+	    l->dlg.rtag == NULL || strcmp(l->dlg.rtag, ft) != 0 ||
 	    !l->call->up || !l->call->leg[LEG_A].confirmed ||
 	    !l->call->leg[LEG_B].confirmed) {
 		log_info("b2bua: INVITE with Replaces from %s: no such "
@@ -2509,7 +2194,7 @@ replaces_invite(struct sip_req *req, const char *val)
 			return;
 		}
 	code = 500;
-	if ((hs = body_sdp(req->msg, &sdp, &len)) < 0) {
+	if ((hs = sipmsg_body_sdp(req->msg, &sdp, &len)) < 0) {
 		code = 415;
 		goto fail;
 	}
@@ -2522,7 +2207,7 @@ replaces_invite(struct sip_req *req, const char *val)
 	if ((code = setup_uas(ccm, n, req, 0)) != 0)
 		goto fail;
 	code = 500;
-	if (leg_contact(ccm, n, &req->src, o->party) != 0)
+	if (sip_dialog_contact(&n->dlg, ccm, &req->src, o->party) != 0)
 		goto fail;
 	mode = n->enc && o->enc ? SDP_PASS : SDP_STRIP;
 	need = n->profile == STORE_SEC_ENCRYPTED ||
@@ -2584,7 +2269,7 @@ relay_offer(struct call *c, int from, struct sip_req *req)
 			sip_reply(req->st, 491, reason_for(491));
 			return;
 		}
-	if ((hs = body_sdp(req->msg, &sdp, &len)) < 0) {
+	if ((hs = sipmsg_body_sdp(req->msg, &sdp, &len)) < 0) {
 		sip_reply(req->st, 415, reason_for(415));
 		return;
 	}
@@ -2597,7 +2282,7 @@ relay_offer(struct call *c, int from, struct sip_req *req)
 		sdp_info_clear(&offer);
 		return;
 	}
-	leg_target(&c->leg[from], req->msg);
+	sip_dialog_target(&c->leg[from].dlg, req->msg);
 	if ((x = xact_new(c->bs, c, X_OFFER, from, meth)) == NULL ||
 	    (m = leg_request(to, meth, 0)) == NULL ||
 	    (hs == 1 && put_sdp(m, sdp, len, c->mode) != 0)) {
@@ -2692,7 +2377,7 @@ relay_request(struct call *c, int from, struct sip_req *req)
 	    strcmp(req->msg->sip_method, "SUBSCRIBE") == 0 ||
 	    strcmp(req->msg->sip_method, "NOTIFY") == 0 ||
 	    strcmp(req->msg->sip_method, "UPDATE") == 0)
-		leg_target(&c->leg[from], req->msg);
+		sip_dialog_target(&c->leg[from].dlg, req->msg);
 	if ((x = xact_new(c->bs, c, X_RELAY, from,
 	    req->msg->sip_method)) == NULL ||
 	    (m = leg_request(to, req->msg->sip_method, 0)) == NULL) {
@@ -2730,7 +2415,7 @@ in_dialog_ack(struct call *c, int from, struct sip_req *req)
 			break;
 	if (x == NULL)
 		return;			/* absorbed */
-	if (body_sdp(req->msg, &sdp, &len) == 1 &&
+	if (sipmsg_body_sdp(req->msg, &sdp, &len) == 1 &&
 	    put_sdp(x->ack, sdp, len, c->mode) == 0 &&
 	    sdp_inspect(sdp, len, &ans) == 0)
 		call_agreed(c, x->oinfo, &ans);
@@ -2766,8 +2451,8 @@ in_dialog(struct sip_req *req)
 	char		 cid[256];
 	int		 from;
 
-	if (callid_text(req->msg, cid, sizeof(cid)) != 0 ||
-	    (l = dlg_find(ccm->b2bua, cid, tag_of(req->msg->to))) == NULL) {
+	if (sipmsg_callid(req->msg, cid, sizeof(cid)) != 0 ||
+	    (l = dlg_find(ccm->b2bua, cid, sipmsg_tag(req->msg->to))) == NULL) {
 		if (req->st != NULL)
 			sip_reply(req->st, 481, reason_for(481));
 		return;
@@ -2821,7 +2506,7 @@ in_dialog(struct sip_req *req)
 		const char	*sdp;
 		size_t		 len;
 
-		if (body_sdp(req->msg, &sdp, &len) != 0)
+		if (sipmsg_body_sdp(req->msg, &sdp, &len) != 0)
 			relay_offer(c, from, req);
 		else
 			relay_request(c, from, req);
@@ -2857,16 +2542,17 @@ presence_notify(struct sip_req *req, const char *ext, int expires)
 	memset(&l, 0, sizeof(l));
 	l.peer = req->src.peer;
 	snprintf(l.party, sizeof(l.party), "%s", ext);
-	if (callid_text(req->msg, cid, sizeof(cid)) != 0 ||
-	    (l.callid = strdup(cid)) == NULL ||
-	    (l.lhdr = party_text(req->msg->to, sip_strans_totag(req->st))) ==
-	    NULL || (l.rhdr = party_text(req->msg->from, NULL)) == NULL ||
-	    leg_routes(&l, req->msg, 0) != 0 ||
-	    leg_contact(ccm, &l, &req->src, ext) != 0)
+	if (sipmsg_callid(req->msg, cid, sizeof(cid)) != 0 ||
+	    (l.dlg.callid = strdup(cid)) == NULL ||
+	    (l.dlg.lhdr = sipmsg_party_text(req->msg->to,
+	    sip_strans_totag(req->st))) == NULL ||
+	    (l.dlg.rhdr = sipmsg_party_text(req->msg->from, NULL)) == NULL ||
+	    sip_dialog_routes(&l.dlg, req->msg, 0) != 0 ||
+	    sip_dialog_contact(&l.dlg, ccm, &req->src, ext) != 0)
 		goto out;
-	leg_target(&l, req->msg);
-	if (l.target == NULL && (l.target = uri_text(req->msg->from->url)) ==
-	    NULL)
+	sip_dialog_target(&l.dlg, req->msg);
+	if (l.dlg.target == NULL &&
+	    (l.dlg.target = sipmsg_uri_text(req->msg->from->url)) == NULL)
 		goto out;
 	if ((m = leg_request(&l, "NOTIFY", 1)) == NULL)
 		goto out;
@@ -2919,7 +2605,8 @@ presence_subscribe(struct sip_req *req)
 		}
 		return;
 	}
-	if (!party_ok(ext) || store_sipdev_by_ext(ccm->store, ext, &tgt) != 0) {
+	if (!sipmsg_party_ok(ext) ||
+	    store_sipdev_by_ext(ccm->store, ext, &tgt) != 0) {
 		sip_reply(req->st, 404, reason_for(404));
 		return;
 	}
@@ -2946,7 +2633,7 @@ presence_subscribe(struct sip_req *req)
 	}
 	if ((m = sip_resp_new(req->st, 200, "OK")) == NULL)
 		return;
-	copy_rr(m, req->msg);
+	sipmsg_copy_rr(m, req->msg);
 	snprintf(buf, sizeof(buf), "%ld", expires);
 	osip_message_set_expires(m, buf);
 	if (sip_resp_send(req->st, m) != 0)
@@ -3019,7 +2706,8 @@ notify_relay(struct sip_req *req)
 		return;
 	}
 	b = NULL;
-	if (!party_ok(ext) || (bd = registrar_lookup(ccm, ext)) == NULL) {
+	if (!sipmsg_party_ok(ext) ||
+	    (bd = registrar_lookup(ccm, ext)) == NULL) {
 		sip_reply(req->st, 404, reason_for(404));
 		return;
 	}
@@ -3027,21 +2715,22 @@ notify_relay(struct sip_req *req)
 	snprintf(l.party, sizeof(l.party), "%s", bd->aor);
 	snprintf(buf, sizeof(buf), "%s", bd->contact + (bd->contact[0] == '<'));
 	buf[strcspn(buf, ">")] = '\0';
-	if ((l.target = strdup(buf)) == NULL ||
+	if ((l.dlg.target = strdup(buf)) == NULL ||
 	    (ti = phone_info(ccm, bd, &req->src, &tmp)) == NULL ||
-	    leg_contact(ccm, &l, ti, party_ok(fu) ? fu : NULL) != 0)
+	    sip_dialog_contact(&l.dlg, ccm, ti,
+	    sipmsg_party_ok(fu) ? fu : NULL) != 0)
 		goto out;
 	sip_token(tok, sizeof(tok));
 	snprintf(buf, sizeof(buf), "%s@%s", tok, our_domain(ccm, &req->src));
-	if ((l.callid = strdup(buf)) == NULL)
+	if ((l.dlg.callid = strdup(buf)) == NULL)
 		goto out;
 	sip_token(tok, sizeof(tok));
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s",
-	    party_ok(fu) ? fu : "ccm", our_domain(ccm, &req->src), tok);
-	if ((l.lhdr = strdup(buf)) == NULL)
+	    sipmsg_party_ok(fu) ? fu : "ccm", our_domain(ccm, &req->src), tok);
+	if ((l.dlg.lhdr = strdup(buf)) == NULL)
 		goto out;
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>", bd->aor, our_domain(ccm, &req->src));
-	if ((l.rhdr = strdup(buf)) == NULL ||
+	if ((l.dlg.rhdr = strdup(buf)) == NULL ||
 	    (m = leg_request(&l, "NOTIFY", 1)) == NULL)
 		goto out;
 	copy_headers(m, req->msg, keep);
@@ -3136,7 +2825,7 @@ refer_target(const osip_message_t *msg, char *num, size_t numsz)
 			code = 501;
 			goto out;
 		}
-	if (!party_ok(f->url->username) ||
+	if (!sipmsg_party_ok(f->url->username) ||
 	    strlen(f->url->username) >= numsz)
 		goto out;
 	snprintf(num, numsz, "%s", f->url->username);
@@ -3171,7 +2860,7 @@ c2d_phone_response(struct xact *x, struct sip_ctrans *ct,
 		call_end(c, LEG_A, map_final(code), "phone did not answer");
 		return;
 	}
-	if (leg_from_2xx(a, sip_ctrans_req(ct), resp) != 0 ||
+	if (sip_dialog_from_2xx(&a->dlg, sip_ctrans_req(ct), resp) != 0 ||
 	    (ack = leg_ack(a, resp)) == NULL) {
 		xact_free(x);
 		call_end(c, -1, 502, "bad 2xx from the phone");
@@ -3183,7 +2872,7 @@ c2d_phone_response(struct xact *x, struct sip_ctrans *ct,
 	x->ack = ack;
 	x->from = LEG_B;
 	cd->pack = x;
-	if (body_sdp(resp, &sdp, &len) != 1 ||
+	if (sipmsg_body_sdp(resp, &sdp, &len) != 1 ||
 	    sdp_inspect(sdp, len, &offer) != 0) {
 		call_end(c, -1, 488, "phone answer without a usable offer");
 		return;
@@ -3265,12 +2954,12 @@ refer_c2d(struct sip_req *req)
 	struct leg		*a, *sub;
 	struct xact		*x = NULL;
 	osip_message_t		*m = NULL, *r;
-	char			 num[PARTY_MAX], cid[256];
+	char			 num[PARTY_MAX];
 	int			 code;
 
 	if ((code = refer_target(req->msg, num, sizeof(num))) != 0)
 		goto refuse;
-	if (!party_ok(ext)) {
+	if (!sipmsg_party_ok(ext)) {
 		code = 404;
 		goto refuse;
 	}
@@ -3305,22 +2994,14 @@ refer_c2d(struct sip_req *req)
 	sub = &cd->sub;
 	sub->peer = req->src.peer;
 	sub->trunk = trunk_ref(req->trunk);
-	sub->lcseq = CSEQ_START;
+	sub->dlg.lcseq = CSEQ_START;
 	snprintf(sub->party, sizeof(sub->party), "%s", ext);
-	if (callid_text(req->msg, cid, sizeof(cid)) != 0 ||
-	    sip_strans_totag(req->st) == NULL ||
-	    tag_of(req->msg->from) == NULL ||
-	    (sub->callid = strdup(cid)) == NULL ||
-	    (sub->ltag = strdup(sip_strans_totag(req->st))) == NULL ||
-	    (sub->rtag = strdup(tag_of(req->msg->from))) == NULL ||
-	    (sub->lhdr = party_text(req->msg->to, sub->ltag)) == NULL ||
-	    (sub->rhdr = party_text(req->msg->from, NULL)) == NULL ||
-	    leg_routes(sub, req->msg, 0) != 0 ||
-	    leg_contact(ccm, sub, &req->src, ext) != 0)
+	if (sip_dialog_from_request(&sub->dlg, req->msg,
+	    sip_strans_totag(req->st)) != 0 ||
+	    sip_dialog_contact(&sub->dlg, ccm, &req->src, ext) != 0)
 		goto fail;
-	leg_target(sub, req->msg);
-	if (sub->target == NULL && (sub->target =
-	    uri_text(req->msg->from->url)) == NULL)
+	if (sub->dlg.target == NULL && (sub->dlg.target =
+	    sipmsg_uri_text(req->msg->from->url)) == NULL)
 		goto fail;
 	/* The phone first, without SDP: its 200 carries the offer. */
 	code = 503;
@@ -3335,8 +3016,8 @@ refer_c2d(struct sip_req *req)
 	}
 	c->inv = x;
 	if ((r = sip_resp_new(req->st, 202, reason_for(202))) != NULL) {
-		osip_message_set_contact(r, sub->contact);
-		copy_rr(r, req->msg);
+		osip_message_set_contact(r, sub->dlg.contact);
+		sipmsg_copy_rr(r, req->msg);
 		if (rs != NULL && cd->subdone)
 			sip_add_header(r, "Refer-Sub", "false");
 		sip_resp_send(req->st, r);

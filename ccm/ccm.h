@@ -407,6 +407,90 @@ const char *call_security_name(int);
 int	 b2bua_init(struct ccm *);
 void	 b2bua_free(struct ccm *);
 
+/* ---- dialog.c ------------------------------------------------------- */
+
+#define SIP_DIALOG_ROUTES	8	/* route set entries kept per dialog */
+#define SIPMSG_PARTY_MAX	64	/* a user part we copy into URIs */
+
+/*
+ * One SIP dialog (b2bua.c's legs, sipleg.c's legs).  Every string is
+ * malloc'd and owned by the dialog (NULL: not known yet); a zeroed
+ * struct is an empty dialog, and sip_dialog_clear frees every string
+ * and zeroes it again.
+ */
+struct sip_dialog {
+	char		*callid;
+	char		*ltag;		/* ours */
+	char		*rtag;		/* theirs (NULL: not yet) */
+	char		*lhdr;		/* our From in requests, tag incl. */
+	char		*rhdr;		/* their To in requests */
+	char		*target;	/* their Contact URI */
+	char		*routes[SIP_DIALOG_ROUTES];
+	size_t		 nroutes;
+	char		*contact;	/* our Contact header value */
+	uint32_t	 lcseq;		/* our last CSeq */
+};
+
+void	 sip_dialog_clear(struct sip_dialog *);
+/*
+ * A request inside the dialog: target, route set, From/To, Call-ID and
+ * CSeq (cseq 0: our next, lcseq moves); our Contact on INVITE, UPDATE,
+ * SUBSCRIBE, NOTIFY, REFER; allow (NULL: none) as Allow on INVITE and
+ * UPDATE.  The caller owns the message; NULL on failure.
+ */
+osip_message_t *sip_dialog_request(struct sip_dialog *, const char *,
+	    uint32_t, const char *);
+/* The route set from m's Record-Route (reverse: the UAC side).  0, or
+   -1 (more than SIP_DIALOG_ROUTES, out of memory). */
+int	 sip_dialog_routes(struct sip_dialog *, const osip_message_t *, int);
+/* New remote target from m's Contact, if it has one. */
+void	 sip_dialog_target(struct sip_dialog *, const osip_message_t *);
+/* Our Contact: <sip:user@host:port;...> for the peer of info (user
+   NULL or "": "ccm").  0 or -1. */
+int	 sip_dialog_contact(struct sip_dialog *, struct ccm *,
+	    const struct tp_info *, const char *);
+/*
+ * The UAC view of a dialog our INVITE inv made, from its 2xx resp:
+ * their tag and To, our From and the Call-ID (unless set), the target
+ * (resp's Contact, else what was set, else inv's Request-URI), the
+ * reversed route set.  0 or -1.
+ */
+int	 sip_dialog_from_2xx(struct sip_dialog *, const osip_message_t *,
+	    const osip_message_t *);
+/*
+ * The UAS view of the dialog an empty d gets from request req with our
+ * tag ltag: Call-ID, tags, To (with ltag) / From, the route set in
+ * order, the target from req's Contact (stays NULL without one: the
+ * caller decides).  0, or a status: 400 (no Call-ID or tag, too many
+ * Record-Routes), 500 (out of memory).
+ */
+int	 sip_dialog_from_request(struct sip_dialog *, const osip_message_t *,
+	    const char *);
+
+/* malloc'd copy of an osip-allocated string, which is freed. */
+char	*sipmsg_take(char *);
+/* A user part we copy into our URIs (1..SIPMSG_PARTY_MAX-1 of
+   alphanumerics and "+*#._-"). */
+int	 sipmsg_party_ok(const char *);
+/* The Call-Info security word for an enum call_security (spec 7). */
+const char *sipmsg_callinfo_word(int);
+/* The tag of a From/To, or NULL (points into f). */
+const char *sipmsg_tag(osip_from_t *);
+/* A From/To as header text, with tag added if given and it has none;
+   malloc'd (caller frees), NULL on failure.  Likewise a URI, and the
+   first Contact's URI of m. */
+char	*sipmsg_party_text(const osip_from_t *, const char *);
+char	*sipmsg_uri_text(const osip_uri_t *);
+char	*sipmsg_contact_uri(const osip_message_t *);
+/* "number@host" or "number" into buf. 0, or -1 when missing/too long. */
+int	 sipmsg_callid(const osip_message_t *, char *, size_t);
+/* A dialog-making response copies the request's Record-Route headers in
+   order (RFC 3261 12.1.1).  0, or -1 when out of memory. */
+int	 sipmsg_copy_rr(osip_message_t *, const osip_message_t *);
+/* m's body: 1 with an SDP body (*p, *len point into m), 0 without a
+   body, -1 with a body of another type. */
+int	 sipmsg_body_sdp(const osip_message_t *, const char **, size_t *);
+
 /* ---- media descriptions shared by sccp.c, sipleg.c, keymgr.c -------- */
 
 /*

@@ -61,7 +61,6 @@
 #define LXACTS_MAX	(4 * LEGS_MAX)	/* our client transactions */
 #define DLG_BUCKETS	4096	/* dialog hash buckets (power of two) */
 #define CONN_BUCKETS	1024	/* legs by connection (power of two) */
-#define ROUTES_MAX	8	/* route set entries kept per dialog */
 #define TOKEN_LEN	16	/* hex digits in our tags and Call-IDs */
 #define PARTY_MAX	64	/* an extension or number (URI user part) */
 #define DNAME_MAX	64	/* a display name we copy */
@@ -134,16 +133,7 @@ struct sipleg {
 	int			 ended;		/* owner told or hung up */
 	int			 zombie;	/* hung up, waits for the ACK */
 	int			 rang;		/* ringing reported */
-	char			*callid;
-	char			*ltag;		/* ours */
-	char			*rtag;		/* theirs */
-	char			*lhdr;		/* our From in requests */
-	char			*rhdr;		/* their To in requests */
-	char			*target;	/* their Contact URI */
-	char			*contact;	/* our Contact header value */
-	char			*routes[ROUTES_MAX];
-	size_t			 nroutes;
-	uint32_t		 lcseq;		/* our last CSeq */
+	struct sip_dialog	 dlg;		/* ids, route set, our CSeq */
 	uint32_t		 rcseq;		/* their last CSeq (0: none) */
 	uint32_t		 inv_cseq;	/* of the INVITE that made it */
 	uint32_t		 late_cseq;	/* their re-INVITE without
@@ -246,48 +236,6 @@ reason_for(int code)
 	}
 }
 
-/* The Call-Info word (sip-security 7). */
-static const char *
-callinfo_word(int s)
-{
-	switch (s) {
-	case CALL_ENCRYPTED:
-		return "Encrypted";
-	case CALL_AUTHENTICATED:
-		return "Authenticated";
-	default:
-		return "NotAuthenticated";
-	}
-}
-
-/* malloc'd copy of an osip-allocated string (which is freed). */
-static char *
-take_osip(char *s)
-{
-	char	*c;
-
-	if (s == NULL)
-		return NULL;
-	c = strdup(s);
-	osip_free(s);
-	return c;
-}
-
-/* Characters we accept in a user part we copy into our URIs. */
-static int
-party_ok(const char *s)
-{
-	size_t	 n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n >= PARTY_MAX)
-		return 0;
-	for (; *s != '\0'; s++)
-		if (!isalnum((unsigned char)*s) && strchr("+*#._-", *s) ==
-		    NULL)
-			return 0;
-	return 1;
-}
-
 /* A display name as plain text (quotes off) into buf; "" if it is not. */
 static void
 name_plain(const char *dn, char *buf, size_t sz)
@@ -337,70 +285,6 @@ dec_parse(const char *s, uint32_t max, uint32_t *out)
 	return 0;
 }
 
-static const char *
-tag_of(osip_from_t *f)
-{
-	osip_generic_param_t	*p = NULL;
-
-	if (f == NULL || osip_from_get_tag(f, &p) != 0 || p == NULL)
-		return NULL;
-	return p->gvalue;
-}
-
-/* A From/To as a header value, with tag added if given; malloc'd. */
-static char *
-party_text(const osip_from_t *f, const char *tag)
-{
-	osip_from_t	*c = NULL;
-	char		*s = NULL;
-
-	if (f == NULL || osip_from_clone(f, &c) != 0)
-		return NULL;
-	if (tag != NULL && tag_of(c) == NULL)
-		osip_from_set_tag(c, osip_strdup(tag));
-	if (osip_from_to_str(c, &s) != 0)
-		s = NULL;
-	osip_from_free(c);
-	return take_osip(s);
-}
-
-static char *
-uri_text(const osip_uri_t *u)
-{
-	char	*s = NULL;
-
-	if (u == NULL || osip_uri_to_str(u, &s) != 0)
-		return NULL;
-	return take_osip(s);
-}
-
-/* The first Contact's URI; malloc'd or NULL. */
-static char *
-contact_uri(const osip_message_t *m)
-{
-	osip_contact_t	*c = NULL;
-
-	if (osip_message_get_contact(m, 0, &c) < 0 || c == NULL)
-		return NULL;
-	return uri_text(c->url);
-}
-
-/* "number@host" or "number". 0, or -1 when missing/too long. */
-static int
-callid_text(const osip_message_t *m, char *buf, size_t sz)
-{
-	const osip_call_id_t	*c = m->call_id;
-	int			 n;
-
-	if (c == NULL || c->number == NULL)
-		return -1;
-	if (c->host != NULL)
-		n = snprintf(buf, sz, "%s@%s", c->number, c->host);
-	else
-		n = snprintf(buf, sz, "%s", c->number);
-	return n < 0 || (size_t)n >= sz ? -1 : 0;
-}
-
 /* The CSeq number of a message, or 0. */
 static uint32_t
 cseq_of(const osip_message_t *m)
@@ -410,48 +294,6 @@ cseq_of(const osip_message_t *m)
 	if (m->cseq == NULL || dec_parse(m->cseq->number, CSEQ_MAX, &v) != 0)
 		return 0;
 	return v;
-}
-
-/* 1 with an SDP body, 0 without a body, -1 with another type. */
-static int
-body_sdp(const osip_message_t *m, const char **p, size_t *len)
-{
-	osip_body_t		*b = NULL;
-	const osip_content_type_t *ct = m->content_type;
-
-	*p = NULL;
-	*len = 0;
-	if (osip_message_get_body(m, 0, &b) < 0 || b == NULL ||
-	    b->body == NULL || b->length == 0)
-		return 0;
-	if (ct == NULL || ct->type == NULL || ct->subtype == NULL ||
-	    strcasecmp(ct->type, "application") != 0 ||
-	    strcasecmp(ct->subtype, "sdp") != 0)
-		return -1;
-	*p = b->body;
-	*len = b->length;
-	return 1;
-}
-
-/* Record-Route of the request on a dialog-making response. */
-static int
-copy_rr(osip_message_t *resp, const osip_message_t *req)
-{
-	osip_record_route_t	*rr, *c;
-	int			 i;
-
-	if (req == NULL)
-		return 0;
-	for (i = 0; (rr = osip_list_get(&req->record_routes, i)) != NULL;
-	    i++) {
-		c = NULL;
-		if (osip_record_route_clone(rr, &c) != 0 ||
-		    osip_list_add(&resp->record_routes, c, -1) < 0) {
-			osip_record_route_free(c);
-			return -1;
-		}
-	}
-	return 0;
 }
 
 /* The domain we put in URIs (ti may be NULL). */
@@ -956,7 +798,7 @@ leg_link(struct sipleg *l)
 	uint32_t		 b;
 
 	if (!l->hashed) {
-		b = dlg_bucket(l->callid, l->ltag);
+		b = dlg_bucket(l->dlg.callid, l->dlg.ltag);
 		l->hnext = ss->dlg[b];
 		ss->dlg[b] = l;
 		l->hashed = 1;
@@ -994,8 +836,8 @@ leg_unlink(struct sipleg *l)
 	leg_unlink_conn(l);
 	if (!l->hashed)
 		return;
-	for (pp = &l->ss->dlg[dlg_bucket(l->callid, l->ltag)]; *pp != NULL;
-	    pp = &(*pp)->hnext)
+	for (pp = &l->ss->dlg[dlg_bucket(l->dlg.callid, l->dlg.ltag)];
+	    *pp != NULL; pp = &(*pp)->hnext)
 		if (*pp == l) {
 			*pp = l->hnext;
 			break;
@@ -1012,7 +854,8 @@ leg_find(struct sipleg_state *ss, const char *cid, const char *tag)
 	if (cid == NULL || tag == NULL)
 		return NULL;
 	for (l = ss->dlg[dlg_bucket(cid, tag)]; l != NULL; l = l->hnext)
-		if (strcmp(l->callid, cid) == 0 && strcmp(l->ltag, tag) == 0)
+		if (strcmp(l->dlg.callid, cid) == 0 &&
+		    strcmp(l->dlg.ltag, tag) == 0)
 			return l;
 	return NULL;
 }
@@ -1093,8 +936,6 @@ lx_orphan_all(struct sipleg *l)
 static void
 leg_free(struct sipleg *l)
 {
-	size_t	 i;
-
 	if (l == NULL)
 		return;
 	leg_unlink(l);
@@ -1103,15 +944,7 @@ leg_free(struct sipleg *l)
 		sip_strans_detach(l->inv_st);
 	if (l->tmr != NULL)
 		event_free(l->tmr);
-	free(l->callid);
-	free(l->ltag);
-	free(l->rtag);
-	free(l->lhdr);
-	free(l->rhdr);
-	free(l->target);
-	free(l->contact);
-	for (i = 0; i < l->nroutes; i++)
-		free(l->routes[i]);
+	sip_dialog_clear(&l->dlg);
 	trunk_unref(l->trunk);
 	media_desc_wipe(&l->local);
 	TAILQ_REMOVE(&l->ss->legs, l, entry);
@@ -1161,7 +994,8 @@ leg_log(const struct sipleg *l, int code, const char *why)
 
 	log_info("sipleg: %s leg %s %s %s ended: %d (%s) security=%s srtp=%s "
 	    "duration=%llds", l->outgoing ? "outgoing" : "incoming",
-	    str_vis(cid, sizeof(cid), l->callid != NULL ? l->callid : "-"),
+	    str_vis(cid, sizeof(cid), l->dlg.callid != NULL ? l->dlg.callid :
+	    "-"),
 	    l->party[0] != '\0' ? l->party : "?", sipleg_peer_name(l), code,
 	    why, call_security_name(leg_security(l)),
 	    l->srtp ? sdes_suite_name(l->suite) : "none",
@@ -1195,119 +1029,11 @@ leg_end(struct sipleg *l, int code, const char *why)
 
 /* ---- requests in a dialog ---------------------------------------- */
 
-static osip_message_t *
-msg_request(const char *method, const char *ruri)
-{
-	osip_message_t	*m = NULL;
-	osip_uri_t	*u = NULL;
-
-	if (osip_message_init(&m) != 0)
-		return NULL;
-	if (osip_uri_init(&u) != 0 || osip_uri_parse(u, ruri) != 0) {
-		osip_uri_free(u);
-		osip_message_free(m);
-		return NULL;
-	}
-	osip_message_set_method(m, osip_strdup(method));
-	osip_message_set_version(m, osip_strdup("SIP/2.0"));
-	osip_message_set_uri(m, u);
-	osip_message_set_max_forwards(m, "70");
-	return m;
-}
-
 /* A request in the leg's dialog (cseq 0: our next).  NULL on failure. */
 static osip_message_t *
 leg_request(struct sipleg *l, const char *method, uint32_t cseq)
 {
-	osip_message_t	*m;
-	char		 buf[64];
-	size_t		 i;
-
-	if (l->target == NULL || l->lhdr == NULL || l->rhdr == NULL ||
-	    (m = msg_request(method, l->target)) == NULL)
-		return NULL;
-	if (cseq == 0)
-		cseq = ++l->lcseq;
-	snprintf(buf, sizeof(buf), "%u %s", cseq, method);
-	if (osip_message_set_from(m, l->lhdr) != 0 ||
-	    osip_message_set_to(m, l->rhdr) != 0 ||
-	    osip_message_set_call_id(m, l->callid) != 0 ||
-	    osip_message_set_cseq(m, buf) != 0) {
-		osip_message_free(m);
-		return NULL;
-	}
-	for (i = 0; i < l->nroutes; i++)
-		osip_message_set_route(m, l->routes[i]);
-	if (l->contact != NULL && (strcmp(method, "INVITE") == 0 ||
-	    strcmp(method, "UPDATE") == 0))
-		osip_message_set_contact(m, l->contact);
-	if (strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0)
-		osip_message_set_allow(m, ALLOW_VALUE);
-	return m;
-}
-
-/* The route set from Record-Route (reversed on the UAC side). */
-static int
-leg_routes(struct sipleg *l, const osip_message_t *m, int reverse)
-{
-	osip_record_route_t	*rr;
-	char			*s;
-	int			 i, n;
-
-	for (i = 0; (size_t)i < l->nroutes; i++)
-		free(l->routes[i]);
-	l->nroutes = 0;
-	if ((n = osip_list_size(&m->record_routes)) > ROUTES_MAX)
-		return -1;
-	for (i = 0; i < n; i++) {
-		rr = osip_list_get(&m->record_routes, reverse ? n - 1 - i : i);
-		s = NULL;
-		if (rr == NULL || osip_record_route_to_str(rr, &s) != 0 ||
-		    (l->routes[l->nroutes] = take_osip(s)) == NULL)
-			return -1;
-		l->nroutes++;
-	}
-	return 0;
-}
-
-/* New remote target from a message's Contact, if it has one. */
-static void
-leg_target(struct sipleg *l, const osip_message_t *m)
-{
-	char	*u;
-
-	if ((u = contact_uri(m)) == NULL)
-		return;
-	free(l->target);
-	l->target = u;
-}
-
-/* The UAC view of a dialog our INVITE made (a leg or a scratch one). */
-static int
-leg_from_2xx(struct sipleg *l, const osip_message_t *inv,
-    const osip_message_t *resp)
-{
-	const char	*rt = tag_of(resp->to);
-	char		 cid[256];
-
-	if (rt == NULL)
-		return -1;
-	free(l->rtag);
-	free(l->rhdr);
-	if ((l->rtag = strdup(rt)) == NULL ||
-	    (l->rhdr = party_text(resp->to, NULL)) == NULL)
-		return -1;
-	if (l->lhdr == NULL && (l->lhdr = party_text(inv->from, NULL)) == NULL)
-		return -1;
-	if (l->callid == NULL && (callid_text(inv, cid, sizeof(cid)) != 0 ||
-	    (l->callid = strdup(cid)) == NULL))
-		return -1;
-	if (l->target == NULL)
-		l->target = uri_text(inv->req_uri);
-	leg_target(l, resp);
-	if (l->target == NULL)
-		return -1;
-	return leg_routes(l, resp, 1);
+	return sip_dialog_request(&l->dlg, method, cseq, ALLOW_VALUE);
 }
 
 /* ---- our client transactions ------------------------------------- */
@@ -1413,9 +1139,9 @@ lx_auth_retry(struct lxact *lx, struct sip_ctrans *ct,
 	}
 	cseq = cseq_of(m) + 1;
 	if (lx->leg != NULL) {
-		if (cseq <= lx->leg->lcseq)
-			cseq = lx->leg->lcseq + 1;
-		lx->leg->lcseq = cseq;
+		if (cseq <= lx->leg->dlg.lcseq)
+			cseq = lx->leg->dlg.lcseq + 1;
+		lx->leg->dlg.lcseq = cseq;
 	}
 	snprintf(buf, sizeof(buf), "%u", cseq);
 	osip_free(m->cseq->number);
@@ -1439,25 +1165,18 @@ static void
 orphan_2xx(struct lxact *lx, struct sip_ctrans *ct, osip_message_t *resp)
 {
 	struct sipleg	 tmp;
-	size_t		 i;
 
 	memset(&tmp, 0, sizeof(tmp));
 	tmp.ss = lx->ss;
 	tmp.peer = lx->peer;
-	tmp.lcseq = cseq_of(resp);
-	if (leg_from_2xx(&tmp, sip_ctrans_req(ct), resp) == 0) {
-		send_ack(&tmp, tmp.lcseq, NULL, 0);
+	tmp.dlg.lcseq = cseq_of(resp);
+	if (sip_dialog_from_2xx(&tmp.dlg, sip_ctrans_req(ct), resp) == 0) {
+		send_ack(&tmp, tmp.dlg.lcseq, NULL, 0);
 		if (lx->kind == LX_INVITE)
 			send_local(lx->ss, &tmp.peer, lx->trunk,
 			    leg_request(&tmp, "BYE", 0));
 	}
-	free(tmp.callid);
-	free(tmp.rtag);
-	free(tmp.lhdr);
-	free(tmp.rhdr);
-	free(tmp.target);
-	for (i = 0; i < tmp.nroutes; i++)
-		free(tmp.routes[i]);
+	sip_dialog_clear(&tmp.dlg);
 }
 
 /* Codes a far end's final becomes for the owner. */
@@ -1487,15 +1206,15 @@ inv_answered(struct sipleg *l, struct sip_ctrans *ct, osip_message_t *resp)
 
 	memset(&t, 0, sizeof(t));
 	l->inv_cseq = cseq_of(resp);
-	if (leg_from_2xx(l, sip_ctrans_req(ct), resp) != 0 ||
+	if (sip_dialog_from_2xx(&l->dlg, sip_ctrans_req(ct), resp) != 0 ||
 	    l->inv_cseq == 0) {
 		leg_end(l, 502, "2xx not usable");
 		return;
 	}
-	if (l->inv_cseq > l->lcseq)
-		l->lcseq = l->inv_cseq;
+	if (l->inv_cseq > l->dlg.lcseq)
+		l->dlg.lcseq = l->inv_cseq;
 	l->state = LS_ANSWERED;
-	if (body_sdp(resp, &sdp, &len) != 1)
+	if (sipmsg_body_sdp(resp, &sdp, &len) != 1)
 		code = 502;
 	else if ((code = sdp_take(l, sdp, len, NULL, &t)) == 0 &&
 	    l->profile == STORE_SEC_ENCRYPTED && !t.md.srtp) {
@@ -1567,9 +1286,9 @@ reinv_answered(struct sipleg *l, osip_message_t *resp)
 	w.srtp = l->srtp;
 	w.suite = l->suite;
 	w.tag = l->tag;
-	leg_target(l, resp);
+	sip_dialog_target(&l->dlg, resp);
 	send_ack(l, cseq_of(resp), NULL, 0);
-	if (body_sdp(resp, &sdp, &len) == 1 &&
+	if (sipmsg_body_sdp(resp, &sdp, &len) == 1 &&
 	    (code = sdp_take(l, sdp, len, &w, &t)) == 0 && l->srtp &&
 	    !t.md.srtp)
 		code = 488;
@@ -1660,7 +1379,7 @@ callinfo_value(const struct sipleg *l, int security, char *buf, size_t sz)
 
 	if (security && l->status >= 0)
 		snprintf(buf, sz, CALLINFO_URN ";security=%s;orientation=%s",
-		    callinfo_word(l->status), o);
+		    sipmsg_callinfo_word(l->status), o);
 	else
 		snprintf(buf, sz, CALLINFO_URN ";orientation=%s", o);
 }
@@ -1695,10 +1414,10 @@ inv_resp_new(struct sipleg *l, int code)
 	    (m = sip_resp_new(l->inv_st, code, reason_for(code))) == NULL)
 		return NULL;
 	if (code < 300) {
-		if (l->contact != NULL)
-			osip_message_set_contact(m, l->contact);
+		if (l->dlg.contact != NULL)
+			osip_message_set_contact(m, l->dlg.contact);
 		osip_message_set_allow(m, ALLOW_VALUE);
-		if (copy_rr(m, sip_strans_req(l->inv_st)) != 0) {
+		if (sipmsg_copy_rr(m, sip_strans_req(l->inv_st)) != 0) {
 			osip_message_free(m);
 			return NULL;
 		}
@@ -1754,8 +1473,8 @@ uas_peer(struct sipleg *l, struct sip_req *req)
 		    trunk_row(req->trunk)->secmode == STORE_SEC_ENCRYPTED;
 		l->profile = STORE_SEC_NONSECURE;
 		l->callinfo = trunk_transmit_security(req->trunk);
-		snprintf(l->party, sizeof(l->party), "%s", party_ok(user) ?
-		    user : "anonymous");
+		snprintf(l->party, sizeof(l->party), "%s",
+		    sipmsg_party_ok(user) ? user : "anonymous");
 		return 0;
 	}
 	if ((b = registrar_by_source(req->ccm, &req->src.peer, user)) == NULL)
@@ -1772,28 +1491,18 @@ uas_peer(struct sipleg *l, struct sip_req *req)
 static int
 uas_dialog(struct sipleg *l, struct sip_req *req, const char *ext)
 {
-	const osip_message_t	*m = req->msg;
-	char			 cid[256], hp[HP_MAX], buf[URI_MAX];
+	int	 code;
 
-	l->lcseq = CSEQ_START;
-	l->rcseq = l->inv_cseq = cseq_of(m);
-	if (l->rcseq == 0 || callid_text(m, cid, sizeof(cid)) != 0 ||
-	    sip_strans_totag(req->st) == NULL || tag_of(m->from) == NULL)
+	l->dlg.lcseq = CSEQ_START;
+	l->rcseq = l->inv_cseq = cseq_of(req->msg);
+	if (l->rcseq == 0)
 		return 400;
-	if ((l->callid = strdup(cid)) == NULL ||
-	    (l->ltag = strdup(sip_strans_totag(req->st))) == NULL ||
-	    (l->rtag = strdup(tag_of(m->from))) == NULL ||
-	    (l->lhdr = party_text(m->to, l->ltag)) == NULL ||
-	    (l->rhdr = party_text(m->from, NULL)) == NULL)
-		return 500;
-	if (leg_routes(l, m, 0) != 0)
+	if ((code = sip_dialog_from_request(&l->dlg, req->msg,
+	    sip_strans_totag(req->st))) != 0)
+		return code;
+	if (l->dlg.target == NULL)
 		return 400;
-	leg_target(l, m);
-	if (l->target == NULL)
-		return 400;
-	if (sip_contact_for(req->ccm, &req->src, hp, sizeof(hp)) != 0 ||
-	    (size_t)snprintf(buf, sizeof(buf), "<sip:%s@%s>", ext, hp) >=
-	    sizeof(buf) || (l->contact = strdup(buf)) == NULL)
+	if (sip_dialog_contact(&l->dlg, req->ccm, &req->src, ext) != 0)
 		return 500;
 	return 0;
 }
@@ -1806,7 +1515,7 @@ uas_offer(struct sipleg *l, struct sip_req *req, struct sdp_take *t)
 	size_t		 len;
 	int		 hs, code;
 
-	if ((hs = body_sdp(req->msg, &sdp, &len)) < 0)
+	if ((hs = sipmsg_body_sdp(req->msg, &sdp, &len)) < 0)
 		return 415;
 	if (hs == 0) {
 		log_info("sipleg: INVITE from %s without an offer: 488 (an "
@@ -1988,7 +1697,7 @@ reinv_answered_late(struct sipleg *l, struct sip_req *req)
 	w.srtp = l->srtp;
 	w.suite = l->suite;
 	w.tag = l->tag;
-	if (body_sdp(req->msg, &sdp, &len) == 1 &&
+	if (sipmsg_body_sdp(req->msg, &sdp, &len) == 1 &&
 	    (code = sdp_take(l, sdp, len, &w, &t)) == 0 && l->srtp &&
 	    !t.md.srtp)
 		code = 488;
@@ -2016,8 +1725,8 @@ reply_sdp(struct sipleg *l, struct sip_req *req, int dir)
 		sip_reply(req->st, 500, reason_for(500));
 		return;
 	}
-	if (l->contact != NULL)
-		osip_message_set_contact(m, l->contact);
+	if (l->dlg.contact != NULL)
+		osip_message_set_contact(m, l->dlg.contact);
 	osip_message_set_allow(m, ALLOW_VALUE);
 	if (put_sdp(l, m, &l->local, dir) != 0) {
 		osip_message_free(m);
@@ -2068,7 +1777,7 @@ reoffer_in(struct sipleg *l, struct sip_req *req, const char *sdp, size_t len)
 	} else
 		l->tag = t.md.crypto_tag;
 	l->pt = t.md.pt;
-	leg_target(l, req->msg);
+	sip_dialog_target(&l->dlg, req->msg);
 	reply_sdp(l, req, dir_answer(t.dir, l->local_hold));
 	if (l->ops != NULL && l->ops->media != NULL) {
 		l->busy++;
@@ -2087,12 +1796,12 @@ offer_request(struct sipleg *l, struct sip_req *req)
 	size_t		 len;
 	int		 hs, invite = strcmp(req->msg->sip_method, "INVITE") == 0;
 
-	if ((hs = body_sdp(req->msg, &sdp, &len)) < 0) {
+	if ((hs = sipmsg_body_sdp(req->msg, &sdp, &len)) < 0) {
 		sip_reply(req->st, 415, reason_for(415));
 		return;
 	}
 	if (hs == 0 && !invite) {	/* UPDATE without SDP */
-		leg_target(l, req->msg);
+		sip_dialog_target(&l->dlg, req->msg);
 		sip_reply(req->st, 200, reason_for(200));
 		return;
 	}
@@ -2168,10 +1877,10 @@ uac_phone(struct sipleg *l, const struct binding *bd, struct tp_info *tmp,
 	/* The binding's contact, without any <> around it. */
 	snprintf(buf, sizeof(buf), "%s", bd->contact + (bd->contact[0] == '<'));
 	buf[strcspn(buf, ">")] = '\0';
-	if ((l->target = strdup(buf)) == NULL)
+	if ((l->dlg.target = strdup(buf)) == NULL)
 		return 500;
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>", bd->aor, our_domain(ccm, ti));
-	if ((l->rhdr = strdup(buf)) == NULL)
+	if ((l->dlg.rhdr = strdup(buf)) == NULL)
 		return 500;
 	*tip = ti;
 	return 0;
@@ -2208,10 +1917,10 @@ uac_trunk(struct sipleg *l, struct trunk *t, const char *number,
 		    row->port, tp);
 	else
 		snprintf(buf, sizeof(buf), "sip:%s@%s%s", number, host, tp);
-	if ((l->target = strdup(buf)) == NULL)
+	if ((l->dlg.target = strdup(buf)) == NULL)
 		return 500;
 	snprintf(buf, sizeof(buf), "<sip:%s@%s>", number, host);
-	if ((l->rhdr = strdup(buf)) == NULL)
+	if ((l->dlg.rhdr = strdup(buf)) == NULL)
 		return 500;
 	if (l->peer.kind != TP_UDP)
 		ti = tp_info_get(l->ss->ccm, l->peer.conn);
@@ -2238,21 +1947,21 @@ uac_ids(struct sipleg *l, const char *from, const char *dn,
 	name_plain(dn, name, sizeof(name));
 	sip_token(tok, sizeof(tok));
 	snprintf(buf, sizeof(buf), "%s@%s", tok, dom);
-	if ((l->callid = strdup(buf)) == NULL)
+	if ((l->dlg.callid = strdup(buf)) == NULL)
 		return -1;
 	sip_token(tok, sizeof(tok));
-	if ((l->ltag = strdup(tok)) == NULL)
+	if ((l->dlg.ltag = strdup(tok)) == NULL)
 		return -1;
 	if (name[0] != '\0')
 		snprintf(buf, sizeof(buf), "\"%s\" <sip:%s@%s>;tag=%s", name,
-		    from, dom, l->ltag);
+		    from, dom, l->dlg.ltag);
 	else
 		snprintf(buf, sizeof(buf), "<sip:%s@%s>;tag=%s", from, dom,
-		    l->ltag);
-	if ((l->lhdr = strdup(buf)) == NULL ||
+		    l->dlg.ltag);
+	if ((l->dlg.lhdr = strdup(buf)) == NULL ||
 	    sip_contact_for(ccm, ti, hp, sizeof(hp)) != 0 ||
 	    (size_t)snprintf(buf, sizeof(buf), "<sip:%s@%s>", from, hp) >=
-	    sizeof(buf) || (l->contact = strdup(buf)) == NULL)
+	    sizeof(buf) || (l->dlg.contact = strdup(buf)) == NULL)
 		return -1;
 	return 0;
 }
@@ -2348,12 +2057,13 @@ sipleg_request(struct sip_req *req)
 
 	if (ss == NULL || !req->in_dialog || req->msg == NULL ||
 	    req->msg->sip_method == NULL ||
-	    callid_text(req->msg, cid, sizeof(cid)) != 0 ||
-	    (l = leg_find(ss, cid, tag_of(req->msg->to))) == NULL)
+	    sipmsg_callid(req->msg, cid, sizeof(cid)) != 0 ||
+	    (l = leg_find(ss, cid, sipmsg_tag(req->msg->to))) == NULL)
 		return 0;
 	/* Their tag must be the dialog's (not another early dialog). */
-	ft = tag_of(req->msg->from);
-	same = l->rtag != NULL && ft != NULL && strcmp(ft, l->rtag) == 0;
+	ft = sipmsg_tag(req->msg->from);
+	same = l->dlg.rtag != NULL && ft != NULL &&
+	    strcmp(ft, l->dlg.rtag) == 0;
 	if (same && (r = source_ok(l, req)) == 0)
 		log_info("sipleg: request for a dialog of %s from %s: not "
 		    "its peer", l->party, req->src.peer_text);
@@ -2385,7 +2095,7 @@ sipleg_incoming(struct sip_req *req, const char *ext)
 {
 	struct sipleg_state	*ss = req->ccm->sipleg;
 
-	if (ss == NULL || req->st == NULL || !party_ok(ext) ||
+	if (ss == NULL || req->st == NULL || !sipmsg_party_ok(ext) ||
 	    !sccp_line_registered(req->ccm, ext))
 		return 0;
 	incoming_start(ss, req, ext);
@@ -2510,7 +2220,7 @@ sipleg_invite(struct ccm *ccm, const char *ext, const char *from,
 	if (ss == NULL || ops == NULL)
 		goto out;
 	*code = 404;
-	if (!party_ok(ext))
+	if (!sipmsg_party_ok(ext))
 		goto out;
 	*code = 503;
 	if ((l = leg_new(ss, 1)) == NULL) {
@@ -2520,14 +2230,15 @@ sipleg_invite(struct ccm *ccm, const char *ext, const char *from,
 	if ((*code = uac_route(l, ext, &tmp, &ti)) != 0)
 		goto out;
 	*code = 500;
-	if (uac_ids(l, party_ok(from) ? from : "anonymous", dn, ti) != 0 ||
+	if (uac_ids(l, sipmsg_party_ok(from) ? from : "anonymous", dn,
+	    ti) != 0 ||
 	    (*code = uac_send(l)) != 0)
 		goto out;
 	l->ops = ops;
 	l->arg = arg;
 	leg_link(l);
 	log_info("sipleg: calling %s (%s) for SCCP line %s", l->party,
-	    sipleg_peer_name(l), party_ok(from) ? from : "anonymous");
+	    sipleg_peer_name(l), sipmsg_party_ok(from) ? from : "anonymous");
 	r = l;
 	l = NULL;
  out:

@@ -62,27 +62,7 @@ static char			 dbpath[96];
 static int			 ready;
 static int			 trace;	/* FUZZ_SCCP_TRACE set */
 
-/* ---- transport stubs (transport.c and ccmd.c are not linked) ------- */
-
-int
-tp_bind(struct ccm *c)
-{
-	(void)c;
-	return 0;
-}
-
-int
-tp_start(struct ccm *c)
-{
-	(void)c;
-	return 0;
-}
-
-void
-tp_stop(struct ccm *c)
-{
-	(void)c;
-}
+/* ---- transport stubs (the rest are in stub-tp.c) ------------------ */
 
 static int
 conn_index(uint64_t id)
@@ -131,19 +111,6 @@ tp_send(struct ccm *c, const struct tp_peer *p, const void *buf, size_t len)
 	return 0;
 }
 
-int
-tp_connect(struct ccm *c, int kind, const struct sockaddr *sa, socklen_t len,
-    const struct trunk *t, struct tp_peer *p)
-{
-	(void)c;
-	(void)kind;
-	(void)sa;
-	(void)len;
-	(void)t;
-	(void)p;
-	return uc_fail(UC_ERR_IO, "fuzz: no outgoing connections");
-}
-
 const struct tp_info *
 tp_info_get(struct ccm *c, uint64_t id)
 {
@@ -165,40 +132,11 @@ tp_close(struct ccm *c, uint64_t id, const char *why)
 		closed[i] = 1;
 }
 
-void
-tp_set_pinned(struct ccm *c, uint64_t id, int on)
-{
-	(void)c;
-	(void)id;
-	(void)on;
-}
-
-void
-tp_creds_changed(struct ccm *c)
-{
-	(void)c;
-}
-
 size_t
 tp_conn_count(struct ccm *c)
 {
 	(void)c;
 	return NCONN;
-}
-
-struct ccm_creds *
-creds_ref(struct ccm_creds *cr)
-{
-	if (cr != NULL)
-		cr->refs++;
-	return cr;
-}
-
-void
-creds_unref(struct ccm_creds *cr)
-{
-	if (cr != NULL)
-		cr->refs--;
 }
 
 /* ---- fixture ------------------------------------------------------- */
