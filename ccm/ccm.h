@@ -206,6 +206,9 @@ int	 tp_send(struct ccm *, const struct tp_peer *, const void *, size_t);
  */
 int	 tp_connect(struct ccm *, int, const struct sockaddr *, socklen_t,
 	    const struct trunk *, struct tp_peer *);
+/* SIGHUP: 1 if the connection's client certificate still chains to the
+   phone anchors of the current credentials. */
+int	 tp_phone_trusted(struct ccm *, uint64_t);
 /* The info of a live connection, or NULL. */
 const struct tp_info *tp_info_get(struct ccm *, uint64_t);
 /* Close a TCP/TLS connection after what is queued is written (SCCP

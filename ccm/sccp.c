@@ -2350,6 +2350,10 @@ dev_recheck(struct sccp_state *ss, struct sccp_dev *d)
 	else
 		text = mode_check(sd.secmode, d->name, ti, d->version,
 		    d->version, &why);
+	/* The trust may have changed too (client_ca, the CTL's CAPFs). */
+	if (text == NULL && ti->tls && !tp_phone_trusted(ss->ccm, conn))
+		text = why = "its certificate no longer chains to the phone "
+		    "anchors";
 	if (text == NULL) {
 		d->secmode = sd.secmode;
 		dev_set_ext(ss, d, sd.extension);

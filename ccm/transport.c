@@ -1610,6 +1610,24 @@ tp_connect(struct ccm *ccm, int kind, const struct sockaddr *sa,
 }
 
 /* The info of a live connection (ccm.h), or NULL. */
+/*
+ * After a reload: does the connection's client certificate still chain
+ * to the phones' anchors (creds->trust as it is now)?  1 yes; 0 no, no
+ * certificate, or no such connection.
+ */
+int
+tp_phone_trusted(struct ccm *ccm, uint64_t id)
+{
+	struct conn	*c = conn_find(ccm->tp, id);
+	SSL		*ssl;
+
+	if (c == NULL || c->closed || c->info.cert == NULL || c->bev == NULL)
+		return 0;
+	ssl = bufferevent_openssl_get_ssl(c->bev);
+	return chain_verifies(ccm->creds->trust, c->info.cert,
+	    ssl != NULL ? SSL_get_peer_cert_chain(ssl) : NULL);
+}
+
 const struct tp_info *
 tp_info_get(struct ccm *ccm, uint64_t id)
 {

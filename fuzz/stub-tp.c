@@ -76,3 +76,11 @@ creds_unref(struct ccm_creds *cr)
 	if (cr != NULL)
 		cr->refs--;
 }
+
+int
+tp_phone_trusted(struct ccm *c, uint64_t id)
+{
+	(void)c;
+	(void)id;
+	return 1;
+}
