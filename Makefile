@@ -282,6 +282,7 @@ deps-demo:
 # The README's test command: everything CI checks, from a fresh machine.
 check: deps-test
 	$(MAKE) SANITIZE=1 test
+	$(MAKE) -j2 fuzz-build
 	$(MAKE) fuzz FUZZ_SECONDS=$(or $(CHECK_FUZZ_SECONDS),20)
 
 test: unit integration
@@ -301,22 +302,30 @@ fuzz-build: $(FUZZ_BINS)
 
 build-fuzz/fuzz-sdp: ccm/sdp.c ccm/sdp.h
 
+# The core is compiled once for all harnesses (instrumented objects in
+# build-fuzz/obj, one archive); each harness links it.
+FUZZ_CORE_OBJS	 = $(LIB_SRCS:%.c=build-fuzz/obj/%.o) \
+		   $(P11_SRCS:%.c=build-fuzz/obj/%.o)
+FUZZ_CCM_OBJS	 = $(CCM_CORE_SRCS:%.c=build-fuzz/obj/%.o) \
+		   build-fuzz/obj/fuzz/stub-tp.o
+FUZZ_CORE	 = build-fuzz/libucsec-fuzz.a
+
+build-fuzz/obj/%.o: %.c $(LIB_HDRS) $(P11_HDRS) ccm/ccm.h
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -Iccm -c $< -o $@
+
+$(FUZZ_CORE): $(FUZZ_CORE_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
 # The SIP and SCCP harnesses run the call core with a stub transport.
-build-fuzz/fuzz-sccp: fuzz/fuzz-sccp.c fuzz/stub-tp.c $(CCM_CORE_SRCS) \
-		ccm/ccm.h $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< fuzz/stub-tp.c $(CCM_CORE_SRCS) \
-	    $(LIB_SRCS) $(P11_SRCS) $(PKG_LIBS)
+build-fuzz/fuzz-sccp build-fuzz/fuzz-sip: build-fuzz/%: fuzz/%.c \
+		$(FUZZ_CCM_OBJS) $(FUZZ_CORE) ccm/ccm.h
+	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< $(FUZZ_CCM_OBJS) $(FUZZ_CORE) \
+	    $(PKG_LIBS)
 
-build-fuzz/fuzz-sip: fuzz/fuzz-sip.c fuzz/stub-tp.c $(CCM_CORE_SRCS) \
-		ccm/ccm.h $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -Iccm -o $@ $< fuzz/stub-tp.c $(CCM_CORE_SRCS) \
-	    $(LIB_SRCS) $(P11_SRCS) $(PKG_LIBS)
-
-build-fuzz/%: fuzz/%.c $(LIB_SRCS) $(P11_SRCS) $(LIB_HDRS) $(P11_HDRS)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(P11_SRCS) $(PKG_LIBS)
+build-fuzz/%: fuzz/%.c $(FUZZ_CORE) $(LIB_HDRS) $(P11_HDRS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	fuzz/run $(FUZZ_SECONDS) $(FUZZ_BINS)
