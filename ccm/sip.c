@@ -1037,6 +1037,34 @@ st_final_invite(struct sip_strans *st)
 }
 
 /*
+ * Free a message after wiping its bodies: an SDP body may hold an SDES
+ * key (spec 7.1 rule 7 asks for key copies to be zeroised).
+ */
+static void
+msg_free_wipe(osip_message_t *m)
+{
+	osip_body_t	*b;
+	int		 i;
+
+	if (m == NULL)
+		return;
+	for (i = 0; (b = osip_list_get(&m->bodies, i)) != NULL; i++)
+		if (b->body != NULL)
+			OPENSSL_cleanse(b->body, b->length);
+	osip_message_free(m);
+}
+
+/* The same for message text we built. */
+static void
+text_free_wipe(char *t, size_t len)
+{
+	if (t == NULL)
+		return;
+	OPENSSL_cleanse(t, len);
+	osip_free(t);
+}
+
+/*
  * Send a response on st; the transaction keeps its text for
  * retransmissions.  resp is taken in every case.  0, or negative
  * (already answered, cannot serialize, transport gone).
@@ -1059,7 +1087,9 @@ sip_resp_send(struct sip_strans *st, osip_message_t *resp)
 		    " (%d), or bad status %d", st->code, code);
 	}
 	s = msg_text(resp, &len);
-	osip_message_free(resp);
+	msg_free_wipe(resp);
+	if (st->resp != NULL)
+		OPENSSL_cleanse(st->resp, st->resplen);
 	free(st->resp);
 	st->resp = NULL;
 	if (s != NULL && (st->resp = malloc(len)) != NULL) {
@@ -1070,7 +1100,7 @@ sip_resp_send(struct sip_strans *st, osip_message_t *resp)
 	r = s != NULL ? tp_send(st->ccm, &st->reply_to, s, len) :
 	    uc_fail(UC_ERR_ALLOC, "sip: cannot build a response");
 	if (s != NULL)
-		osip_free(s);
+		text_free_wipe(s, len);
 	if (code >= 200) {
 		st->final = 1;
 		st->owned = 0;		/* the owner's pointer ends here */
@@ -1192,7 +1222,9 @@ st_free(struct sip_strans *st)
 	if (st->tmr != NULL)
 		event_free(st->tmr);
 	st_creds_free(st);
-	osip_message_free(st->req);
+	msg_free_wipe(st->req);
+	if (st->resp != NULL)
+		OPENSSL_cleanse(st->resp, st->resplen);
 	free(st->resp);
 	free(st->acckey);
 	ss->nst--;
@@ -2096,9 +2128,8 @@ ct_free(struct sip_ctrans *ct)
 		event_free(ct->retx);
 	if (ct->tmo != NULL)
 		event_free(ct->tmo);
-	osip_message_free(ct->req);
-	if (ct->text != NULL)
-		osip_free(ct->text);
+	msg_free_wipe(ct->req);
+	text_free_wipe(ct->text, ct->textlen);
 	free(ct->ack);
 	free(ct->acckey);
 	ss->nct--;
@@ -2469,8 +2500,7 @@ ct_start(struct ccm *ccm, osip_message_t *m, const struct tp_peer *dest,
 	return 0;
  fail:
 	if (ct != NULL) {
-		if (ct->text != NULL)
-			osip_free(ct->text);
+		text_free_wipe(ct->text, ct->textlen);
 		free(ct);
 	}
 	osip_message_free(m);
