@@ -165,8 +165,21 @@ keymgr_init(struct ccm *ccm)
 	 * run as an unprivileged user that cannot open the root-owned 0600
 	 * log again.
 	 */
-	if (km->log != NULL && km->path != NULL && strcmp(km->path, path) == 0)
+	if (km->log != NULL && km->path != NULL && strcmp(km->path, path) == 0) {
+		if (keylog_is_at(km->log, path))
+			return 0;
+		/* Moved or deleted: a new file, if we still may create it. */
+		if (keylog_open(path, &kl) != 0) {
+			log_warnx("key log %s was moved or removed and cannot be "
+			    "created again (%s): keys still go to the old file "
+			    "until ccmd restarts", path, uc_errdetail());
+			return 0;
+		}
+		keylog_close(km->log);
+		km->log = kl;
+		log_warnx("key log %s: rotated: a new file", path);
 		return 0;
+	}
 	if ((r = keylog_open(path, &kl)) != 0) {
 		uc_prefix("[sccp] key_log");
 		return r;

@@ -177,6 +177,20 @@ keylog_write(struct keylog *kl, const struct keylog_entry *e)
 	return r;
 }
 
+/*
+ * Is the open log still the file at path (same device and inode)?  A
+ * rotated or deleted log is not: 0.  1 if it is.
+ */
+int
+keylog_is_at(const struct keylog *kl, const char *path)
+{
+	struct stat	 a, b;
+
+	if (kl == NULL || fstat(kl->fd, &a) != 0 || stat(path, &b) != 0)
+		return 0;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 /* Close the key log; NULL is fine. */
 void
 keylog_close(struct keylog *kl)

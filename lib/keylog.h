@@ -51,6 +51,8 @@ int	 keylog_open(const char *, struct keylog **);
 /* Append one line (one write); the formatted line is wiped after. */
 int	 keylog_write(struct keylog *, const struct keylog_entry *);
 void	 keylog_close(struct keylog *);
+/* 1 if the open log is still the file at this path (not rotated away). */
+int	 keylog_is_at(const struct keylog *, const char *);
 /* Format one line with its '\n' into buf (KEYLOG_LINE_MAX). */
 int	 keylog_format(const struct keylog_entry *, char *, size_t);
 /* Parse one line (without or with its '\n'); UC_ERR_FORMAT names the

@@ -542,6 +542,29 @@ test_prefixes_and_bit_flips_never_crash(void)
 	keylog_entry_wipe(&back);
 }
 
+/* A rotated (renamed) log is no longer "at" its path; a new one is. */
+static void
+test_is_at_notices_rotation(void)
+{
+	char		 path[512], moved[512];
+	struct keylog	*kl = NULL, *kl2 = NULL;
+
+	snprintf(path, sizeof(path), "%s", tmp_path("rot.log"));
+	snprintf(moved, sizeof(moved), "%s", tmp_path("rot.log.1"));
+	(void)unlink(path);
+	CU_ASSERT_EQUAL_FATAL(keylog_open(path, &kl), 0);
+	CU_ASSERT_EQUAL(keylog_is_at(kl, path), 1);
+	CU_ASSERT_EQUAL_FATAL(rename(path, moved), 0);
+	CU_ASSERT_EQUAL(keylog_is_at(kl, path), 0);
+	CU_ASSERT_EQUAL(keylog_open(path, &kl2), 0);
+	CU_ASSERT_EQUAL(keylog_is_at(kl2, path), 1);
+	CU_ASSERT_EQUAL(keylog_is_at(kl, path), 0);
+	keylog_close(kl);
+	keylog_close(kl2);
+	(void)unlink(path);
+	(void)unlink(moved);
+}
+
 static const struct unit_test tests[] = {
 	{ "format writes the exact line", test_format_writes_the_exact_line },
 	{ "a good line parses to the entry",
@@ -560,6 +583,7 @@ static const struct unit_test tests[] = {
 	    test_open_refuses_loose_modes_links_and_fifos },
 	{ "open refuses hard-linked and foreign-owned files",
 	    test_open_refuses_hard_links_and_other_owners },
+	{ "a rotated log is noticed", test_is_at_notices_rotation },
 	{ "addresses format as in the line",
 	    test_addr_format_matches_the_line },
 	{ "prefixes and bit flips never crash",
