@@ -145,6 +145,7 @@ struct sccp_state {
 	uint32_t		 next_call, next_party;
 	struct event		*sweep;
 	int			 dirty;		/* rows to write behind */
+	int			 ka_min;	/* smallest keepalive handed out */
 	int64_t			 rows_written;	/* s */
 };
 
@@ -569,6 +570,8 @@ dev_new(struct sccp_state *ss, const struct store_sipdev *sd,
 	snprintf(d->peer_text, sizeof(d->peer_text), "%s", ti->peer_text);
 	d->keepalive = ss->ccm->cfg->sccp_keepalive > 0 ?
 	    ss->ccm->cfg->sccp_keepalive : CCM_SCCP_KEEPALIVE_DEF;
+	if (ss->ka_min == 0 || d->keepalive < ss->ka_min)
+		ss->ka_min = d->keepalive;
 	d->last_ms = now_ms();
 	dev_link(ss, d);
 	return d;
@@ -1975,14 +1978,24 @@ static void
 sweep_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sccp_state	*ss = arg;
-	struct sccp_dev		*d;
-	int64_t			 now = now_ms();
+	struct sccp_dev		*d, *next;
+	int64_t			 now = now_ms(), first;
 	uint64_t		 conn;
 
 	(void)fd;
 	(void)what;
-	while ((d = TAILQ_FIRST(&ss->devs)) != NULL && now - d->last_ms >
-	    ((int64_t)d->keepalive * 2 + SCCP_GRACE_S) * 1000) {
+	/*
+	 * devs is in last-activity order; keepalives differ only across a
+	 * reload, so every device silent for less than the smallest
+	 * deadline ever handed out is alive and the walk stops there.
+	 */
+	first = ((int64_t)ss->ka_min * 2 + SCCP_GRACE_S) * 1000;
+	for (d = TAILQ_FIRST(&ss->devs); d != NULL &&
+	    now - d->last_ms > first; d = next) {
+		next = TAILQ_NEXT(d, entry);
+		if (now - d->last_ms <=
+		    ((int64_t)d->keepalive * 2 + SCCP_GRACE_S) * 1000)
+			continue;
 		conn = d->peer.conn;
 		dev_unregister(ss, d, "keepalive timeout");
 		tp_close(ss->ccm, conn, "SCCP keepalive timeout (spec 4)");
