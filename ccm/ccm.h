@@ -638,6 +638,9 @@ int	 sipleg_ack(struct sipleg *, const struct media_desc *);
    answer comes through ops->media (a refusal other than 491 ends the
    leg).  -1: nothing changed (not confirmed, one pending, no key). */
 int	 sipleg_update(struct sipleg *, const struct media_desc *, int hold);
+/* 1 while our re-INVITE is unanswered: sipleg_update must wait for
+   ops->media. */
+int	 sipleg_busy(const struct sipleg *);
 /* Hang up: BYE, CANCEL or a final answer as fits; no more callbacks;
    the leg is freed. */
 void	 sipleg_hangup(struct sipleg *);

@@ -129,6 +129,8 @@ struct sccp_call {
 	int			 reoffered;	/* sent again for a new port */
 	int			 rx_only;	/* this round: ORC only */
 	int			 far_hold;	/* the SIP side holds */
+	int			 resume_owed;	/* Resume pressed while our hold
+						   re-INVITE was unanswered */
 	time_t			 started, answered;
 };
 
@@ -1677,6 +1679,11 @@ sip_resume(struct sccp_call *c, int s)
 	struct sipleg		*sl = c->leg[1 - s].sip;
 	int			 r = -1;
 
+	if (sipleg_busy(sl)) {		/* after the hold is answered */
+		c->resume_owed = 1;
+		return;
+	}
+	c->resume_owed = 0;
 	media_desc_wipe(&c->key[s]);
 	if (c->srtp && keymgr_new_key(&c->key[s], c->suite) != 0) {
 		call_end(c, NULL, "no SRTP key");
@@ -1882,6 +1889,8 @@ sip_cb_media(void *arg, const struct media_desc *remote, int hold)
 			sip_media_open(c, SIPOP_NONE, 0);
 	} else if (c->state == SC_CONNECTED)
 		sip_media_change(c, &old, hold);
+	else if (c->state == SC_HOLD && c->resume_owed)
+		sip_resume(c, s);	/* the hold was answered */
 	media_desc_wipe(&old);
 }
 

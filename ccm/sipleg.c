@@ -2336,6 +2336,14 @@ sipleg_update(struct sipleg *l, const struct media_desc *local, int hold)
 	return r;
 }
 
+/* 1 while a re-INVITE of ours is still unanswered (sipleg_update would
+   refuse now; ops->media brings the answer). */
+int
+sipleg_busy(const struct sipleg *l)
+{
+	return l != NULL && !l->ended && (l->inv != NULL || l->late_cseq != 0);
+}
+
 /* ---- the API: both ----------------------------------------------- */
 
 /*
