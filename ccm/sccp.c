@@ -49,6 +49,8 @@
 #define SCCP_BUCKETS	8192	/* device hash chains (power of two) */
 #define SCCP_GRACE_S	10	/* keepalive deadline: 2 x ka + this */
 #define SCCP_DIGIT_MS	3000	/* inter-digit timeout */
+#define SCCP_RING_MS	180000	/* an SCCP phone rings this long */
+#define SCCP_MEDIA_MS	10000	/* OpenReceiveChannelAck after ORC */
 #define SCCP_LINE	1	/* the one line instance */
 #define SCCP_PTIME	20	/* ms per packet */
 #define SCCP_TOS	0xB8	/* DSCP EF */
@@ -129,6 +131,7 @@ struct sccp_call {
 	int			 reoffered;	/* sent again for a new port */
 	int			 rx_only;	/* this round: ORC only */
 	int			 far_hold;	/* the SIP side holds */
+	int			 ring_timing;	/* tmr is the ring timeout */
 	int			 resume_owed;	/* Resume pressed while our hold
 						   re-INVITE was unanswered */
 	time_t			 started, answered;
@@ -1237,6 +1240,8 @@ ring_sccp(struct sccp_call *c, struct sccp_dev *b)
 	leg_set_dev(c, 1, b);
 	c->codec = codec_choose(a, b);
 	c->state = SC_RINGING;
+	c->ring_timing = 1;
+	tmr_arm(c, SCCP_RING_MS);
 	ring_in(c, 1);
 	send_callstate(c->ss, a, SK_CS_RINGOUT, c->id);
 	send_callinfo(c, 0, SK_SEC_UNKNOWN);
@@ -1330,6 +1335,7 @@ media_open_sccp(struct sccp_call *c)
 		}
 	}
 	c->state = SC_CONNECTING;
+	tmr_arm(c, SCCP_MEDIA_MS);
 	for (i = 0; i < 2; i++)
 		if (send_orc(c, i) != 0) {
 			call_end(c, NULL, "OpenReceiveChannel not sent");
@@ -1565,6 +1571,7 @@ sip_media_open(struct sccp_call *c, int owed, int rx_only)
 	if (!rx_only)
 		send_media_half(c, s, 0);
 	c->state = SC_CONNECTING;
+	tmr_arm(c, SCCP_MEDIA_MS);
 	if (send_orc(c, s) != 0)
 		call_end(c, NULL, "OpenReceiveChannel not sent");
 }
@@ -1967,7 +1974,11 @@ sccp_offer_from_sip(struct ccm *ccm, const char *ext, struct sipleg *sl,
 
 /* ---- timers -------------------------------------------------------- */
 
-/* A call's timer: the inter-digit timeout, or the deferred 180. */
+/*
+ * A call's timer: the inter-digit timeout; the deferred 180, then the
+ * ring timeout; the media set-up timeout (a phone that never acks its
+ * OpenReceiveChannel).
+ */
 static void
 call_tmr_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1977,9 +1988,18 @@ call_tmr_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->state == SC_DIALING)
 		dial_complete(c);
-	else if (c->state == SC_RINGING && c->leg[0].is_sip &&
-	    c->leg[0].sip != NULL && sipleg_ringing(c->leg[0].sip) != 0)
-		log_debug("call %u: 180 not sent: %s", c->id, uc_errdetail());
+	else if (c->state == SC_RINGING && c->ring_timing)
+		call_end(c, NULL, "no answer (ring timeout)");
+	else if (c->state == SC_RINGING) {
+		if (c->leg[0].is_sip && c->leg[0].sip != NULL &&
+		    sipleg_ringing(c->leg[0].sip) != 0)
+			log_debug("call %u: 180 not sent: %s", c->id,
+			    uc_errdetail());
+		c->ring_timing = 1;
+		tmr_arm(c, SCCP_RING_MS);
+	} else if (c->state == SC_CONNECTING)
+		call_end(c, NULL, "media not set up: no OpenReceiveChannelAck "
+		    "(spec 6.19)");
 }
 
 /* Phones silent past their keepalive deadline (spec 4) go. */
