@@ -307,7 +307,8 @@ grep -q -i 'reject' "$T/other.out" || fail "another device's LSC: $(cat "$T/othe
 spt 2001 --timeout 5 && fail "encrypted 2001 registered over plain TCP"
 grep -q -i 'reject' "$T/2001.out" || fail "encrypted over TCP: $(cat "$T/2001.out")"
 ok "refused: another CA, another device's LSC, plain TCP for an encrypted device"
-python3 "$SCCPDIR/badinput.py" 127.0.0.1 2000 SEP0000000A2007 ||
+python3 "$SCCPDIR/badinput.py" 127.0.0.1 2000 SEP0000000A2007 \
+    SEP0000000A2005 2005 ||
     fail "hostile Skinny input"
 ccmd_alive
 ccmd_log_wait "$mc" '(length|frame).*(cap|4096|broken)' 5 >/dev/null

@@ -3,9 +3,11 @@
 listener (spec sccp-security 2, 1.2 item 6, 4).  Written independently of
 lib/skinny.c: the bytes below follow the spec's tables directly.
 
-usage: badinput.py HOST PORT DEVICE
+usage: badinput.py HOST PORT DEVICE [DEVICE2 EXT2]
 DEVICE is a registered-able nonsecure SCCP device (proto sccp,
-security nonsecure).  Prints one "ok - ..." line per case; exits 1 on the
+security nonsecure); with DEVICE2 and its extension EXT2 (also
+nonsecure), a call whose phones never acknowledge OpenReceiveChannel
+must be ended by ccmd (media set-up timeout).  Prints one "ok - ..." line per case; exits 1 on the
 first case that does not behave.
 """
 import socket
@@ -14,6 +16,8 @@ import sys
 import time
 
 HOST, PORT, DEV = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+DEV2 = sys.argv[4] if len(sys.argv) > 5 else None
+EXT2 = sys.argv[5] if len(sys.argv) > 5 else None
 DEADLINE = 5.0
 
 
@@ -166,3 +170,37 @@ if not acks or struct.unpack_from("<I", acks[0])[0] != 0:
     fail("Unregister not acknowledged with status 0: %r" % out)
 a.close()
 print("ok - Unregister acknowledged")
+
+# 9. a call whose phones never acknowledge their OpenReceiveChannel:
+# ccmd ends it (CallState on-hook to both) instead of waiting for ever
+if DEV2 is not None:
+    a = conn()
+    a.sendall(register(DEV))
+    b = conn()
+    b.sendall(register(DEV2))
+    for s_ in (a, b):
+        out, closed = read_msgs(s_, until_id=0x0081)
+        if closed or not any(m == 0x0081 for m, _ in out):
+            fail("register for the media timeout case: %r" % out)
+    a.sendall(msg(0x0006))                      # OffHook
+    for d in EXT2:
+        a.sendall(msg(0x0003, struct.pack("<III", int(d), 1, 0)))
+    out, _ = read_msgs(b, until_id=0x0085, limit=8.0)    # SetRinger
+    if not any(m == 0x0085 for m, _ in out):
+        fail("%s not rung: %r" % (DEV2, [m for m, _ in out]))
+    b.sendall(msg(0x0006))                      # answer; no ORC Ack
+    t0 = time.time()
+    ended = False
+    while time.time() - t0 < 16 and not ended:
+        out, closed = read_msgs(a, limit=1.0)
+        for m, p in out:
+            if m == 0x0111 and struct.unpack_from("<I", p)[0] == 2:
+                ended = True
+        if closed:
+            break
+    if not ended:
+        fail("call without OpenReceiveChannelAck not ended within 16 s")
+    print("ok - no OpenReceiveChannelAck: the call ended after %.0f s" %
+          (time.time() - t0))
+    a.close()
+    b.close()
