@@ -594,6 +594,9 @@ reg_lookup(struct sccp_state *ss, const char *name, struct store_sipdev *sd)
 }
 
 /* Register (spec 1.2, 3, 4): checks, then RegisterAck. */
+static void	dev_unregister(struct sccp_state *, struct sccp_dev *,
+		    const char *);
+
 static void
 sccp_register(struct sccp_state *ss, const struct skinny_msg *m,
     const struct tp_info *ti)
@@ -602,6 +605,7 @@ sccp_register(struct sccp_state *ss, const struct skinny_msg *m,
 	struct sccp_dev		*d;
 	const char		*text, *why = "";
 	char			 vis[64];
+	uint64_t		 conn;
 	int			 announced, v;
 
 	str_vis(vis, sizeof(vis), m->u.reg.name);
@@ -618,10 +622,23 @@ sccp_register(struct sccp_state *ss, const struct skinny_msg *m,
 		send_reject(ss, ti, vis, text, why);
 		return;
 	}
+	/*
+	 * One session per device (spec 1.2 item 6).  A newcomer that proved
+	 * it is the device at least as strongly (TLS, its certificate bound
+	 * to the name above, no weaker cipher) replaces the old session: a
+	 * rebooted phone need not wait out its keepalive.  Anything else
+	 * is rejected and the first session stays.
+	 */
 	if ((d = dev_by_name(ss, sd.name)) != NULL) {
-		send_reject(ss, ti, vis, "Crossover session", "the device has "
-		    "a live session (spec 1.2 item 6)");
-		return;
+		if (!ti->tls || (d->encrypted && !ti->encrypted)) {
+			send_reject(ss, ti, vis, "Crossover session", "the "
+			    "device has a live session (spec 1.2 item 6)");
+			return;
+		}
+		conn = d->peer.conn;
+		dev_unregister(ss, d, "replaced by a new authenticated session "
+		    "(spec 1.2 item 6)");
+		tp_close(ss->ccm, conn, "SCCP session replaced");
 	}
 	if (ss->ndevs >= CCM_SCCP_DEVICES_MAX ||
 	    (d = dev_new(ss, &sd, ti, v)) == NULL) {

@@ -307,6 +307,21 @@ grep -q -i 'reject' "$T/other.out" || fail "another device's LSC: $(cat "$T/othe
 spt 2001 --timeout 5 && fail "encrypted 2001 registered over plain TCP"
 grep -q -i 'reject' "$T/2001.out" || fail "encrypted over TCP: $(cat "$T/2001.out")"
 ok "refused: another CA, another device's LSC, plain TCP for an encrypted device"
+# a rebooted phone: a new TLS session with the device's own certificate
+# replaces the live one (spec 1.2 item 6); on plain TCP badinput.py
+# checks that a second session is rejected and the first kept
+rmark
+sp 2002 --answer --timeout 20 &
+b=$!
+registered 2002
+mc=$(ccmd_mark)
+"$SP" --server 127.0.0.1:2443 --tls --ca "$T/callmanager.crt" \
+    --cert "$T/lsc-2002.crt" --key "$T/lsc-2002.key" \
+    --name SEP0000000A2002 --timeout 5 >"$T/2002b.out" 2>&1 ||
+    fail "a new session of 2002 with its own LSC: $(cat "$T/2002b.out")"
+wait $b && fail "the replaced session of 2002 went on: $(cat "$T/2002.out")"
+ccmd_log_wait "$mc" 'SEP0000000A2002 unregistered: replaced' 5 >/dev/null
+ok "a new TLS session with the device's own LSC replaces the old one"
 python3 "$SCCPDIR/badinput.py" 127.0.0.1 2000 SEP0000000A2007 \
     SEP0000000A2005 2005 ||
     fail "hostile Skinny input"
