@@ -199,6 +199,10 @@ void	 tp_stop(struct ccm *);
  * UC_ERR_NOTFOUND if it is gone.  UDP: sendto from listener peer->sock.
  */
 int	 tp_send(struct ccm *, const struct tp_peer *, const void *, size_t);
+/* The same for bytes with keys in them: our copy is wiped once written
+   (TCP/TLS only). */
+int	 tp_send_secret(struct ccm *, const struct tp_peer *, const void *,
+	    size_t);
 /*
  * Open (or reuse) an outgoing connection to a trunk peer; bytes sent
  * before it is up are queued.  TLS verifies the peer against

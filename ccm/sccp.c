@@ -320,7 +320,8 @@ dev_send(struct sccp_state *ss, const struct sccp_dev *d, int version,
 	if (r == 0 && !wbuf_ok(&wb))
 		r = uc_fail(UC_ERR_ALLOC, "build");
 	if (r == 0)
-		r = tp_send(ss->ccm, peer, wb.data, wb.len);
+		r = keys_ok ? tp_send_secret(ss->ccm, peer, wb.data, wb.len) :
+		    tp_send(ss->ccm, peer, wb.data, wb.len);
 	if (r != 0)
 		log_info("sccp: device=%s: %s not sent: %s",
 		    d != NULL ? d->name : "-", skinny_name(m->id) != NULL ?

@@ -1471,6 +1471,52 @@ tp_send(struct ccm *ccm, const struct tp_peer *p, const void *buf,
 	return conn_write(c, buf, len);
 }
 
+/* evbuffer_add_reference cleanup: the bytes held key material. */
+static void
+secret_free(const void *data, size_t len, void *arg)
+{
+	(void)arg;
+	OPENSSL_cleanse((void *)(uintptr_t)data, len);
+	free((void *)(uintptr_t)data);
+}
+
+/*
+ * tp_send for bytes that carry keys (SCCP ORC/SMT): queued by reference
+ * to our own copy, which is wiped when the stream has written it, so
+ * no unwiped copy stays in libevent's buffers.  TCP/TLS only.
+ */
+int
+tp_send_secret(struct ccm *ccm, const struct tp_peer *p, const void *buf,
+    size_t len)
+{
+	struct conn	*c;
+	struct evbuffer	*out;
+	void		*copy;
+
+	if (ccm->tp == NULL || p->kind == TP_UDP ||
+	    (c = conn_find(ccm->tp, p->conn)) == NULL || c->bev == NULL)
+		return uc_fail(UC_ERR_NOTFOUND, "connection %llu is gone",
+		    (unsigned long long)p->conn);
+	out = bufferevent_get_output(c->bev);
+	if (evbuffer_get_length(out) + len > OUT_MAX) {
+		conn_close(c, "the peer does not read (output queue full)",
+		    LOG_LEVEL_INFO);
+		return uc_fail(UC_ERR_IO, "%s %s: output queue full",
+		    kind_names[c->info.peer.kind], c->info.peer_text);
+	}
+	if ((copy = malloc(len)) == NULL)
+		return uc_fail(UC_ERR_ALLOC, "send");
+	memcpy(copy, buf, len);
+	if (evbuffer_add_reference(out, copy, len, secret_free, NULL) != 0) {
+		secret_free(copy, len, NULL);
+		conn_close(c, "out of memory", LOG_LEVEL_WARN);
+		return uc_fail(UC_ERR_ALLOC, "%s %s: send",
+		    kind_names[c->info.peer.kind], c->info.peer_text);
+	}
+	conn_touch(c);
+	return 0;
+}
+
 /*
  * The live outgoing connection of this kind to sa for the trunk named
  * tname ("" for none), or NULL.  A TLS connection was checked against

@@ -84,3 +84,11 @@ tp_phone_trusted(struct ccm *c, uint64_t id)
 	(void)id;
 	return 1;
 }
+
+/* Bytes with keys go through the harness's own tp_send and its checks. */
+int
+tp_send_secret(struct ccm *c, const struct tp_peer *p, const void *buf,
+    size_t len)
+{
+	return tp_send(c, p, buf, len);
+}
