@@ -75,6 +75,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "daemon.h"
 #include "cmd.h"
 #include "cursor.h"
 #include "digest.h"
@@ -1545,46 +1546,6 @@ report(const struct lctx *lc, struct lstats *s, double wall, double cpu)
 	fflush(stdout);
 }
 
-static int
-resolve(struct conf *cf)
-{
-	struct addrinfo	 hints, *res;
-	int		 e;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((e = getaddrinfo(cf->host, cf->port, &hints, &res)) != 0)
-		return uc_fail(UC_ERR_IO, "%s port %s: %s", cf->host,
-		    cf->port, gai_strerror(e));
-	memcpy(&cf->addr, res->ai_addr, res->ai_addrlen);
-	cf->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* Enough descriptors for want connections plus slack. */
-static int
-fd_limit(long want)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return uc_fail(UC_ERR_IO, "getrlimit: %s", strerror(errno));
-	if (rl.rlim_cur < (rlim_t)want + 64) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			return uc_fail(UC_ERR_IO, "setrlimit: %s",
-			    strerror(errno));
-	}
-	if (rl.rlim_cur < (rlim_t)want + 64)
-		return uc_fail(UC_ERR_ARG, "%ld connections need %ld "
-		    "descriptors; the limit is %llu", want, want + 64,
-		    (unsigned long long)rl.rlim_cur);
-	return 0;
-}
-
 /* T workers, each with its event base and its share of the slots. */
 static int
 workers_init(struct lctx *lc)
@@ -1959,8 +1920,9 @@ main(int argc, char *argv[])
 	lc.hold = cf->hold > 0;
 	atomic_init(&lc.next, 0);
 	atomic_init(&lc.logged, 0);
-	if ((r = fd_limit(lc.hold ? cf->hold : cf->concurrency)) != 0 ||
-	    (r = resolve(cf)) != 0 ||
+	if ((r = fd_limit_raise(lc.hold ? cf->hold : cf->concurrency)) != 0 ||
+	    (r = addr_resolve(cf->host, cf->port, SOCK_STREAM, &cf->addr,
+	    &cf->addrlen)) != 0 ||
 	    (r = users_init(cf)) != 0 ||
 	    (cf->tls && (r = tls_setup(cf)) != 0) ||
 	    (cf->tls && (r = certs_init(cf)) != 0) ||

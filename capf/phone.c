@@ -57,6 +57,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "daemon.h"
 #include "capfmsg.h"
 #include "cert.h"
 #include "cmd.h"
@@ -2178,45 +2179,6 @@ load_report(const struct conf *cf, struct lstats *s, double wall, double cpu)
 		    "while timing (add --key-type)\n", ondemand);
 }
 
-static int
-load_resolve(struct conf *cf)
-{
-	struct addrinfo	 hints, *res;
-	int		 e;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((e = getaddrinfo(cf->host, cf->port, &hints, &res)) != 0)
-		return uc_fail(UC_ERR_IO, "%s port %s: %s", cf->host,
-		    cf->port, gai_strerror(e));
-	memcpy(&cf->addr, res->ai_addr, res->ai_addrlen);
-	cf->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* Enough descriptors for C sessions plus slack. */
-static int
-fd_limit(int want)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return uc_fail(UC_ERR_IO, "getrlimit: %s", strerror(errno));
-	if (rl.rlim_cur < (rlim_t)want + 64) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			return uc_fail(UC_ERR_IO, "setrlimit: %s",
-			    strerror(errno));
-	}
-	if (rl.rlim_cur < (rlim_t)want + 64)
-		return uc_fail(UC_ERR_ARG, "--concurrency %d needs %d "
-		    "descriptors; the limit is %llu", want, want + 64,
-		    (unsigned long long)rl.rlim_cur);
-	return 0;
-}
-
 /* Split C sessions over T workers, each with its own event base. */
 static int
 workers_init(struct lctx *lc)
@@ -2319,8 +2281,9 @@ load_main(struct conf *cf)
 		    strerror(errno)));
 		goto out;
 	}
-	if ((r = fd_limit(cf->concurrency)) != 0 ||
-	    (r = load_resolve(cf)) != 0 ||
+	if ((r = fd_limit_raise(cf->concurrency)) != 0 ||
+	    (r = addr_resolve(cf->host, cf->port, SOCK_STREAM, &cf->addr,
+	    &cf->addrlen)) != 0 ||
 	    (r = tls_setup(cf)) != 0 ||
 	    (r = pool_fill(&cf->pool, cf->json)) != 0 ||
 	    (r = workers_init(&lc)) != 0) {

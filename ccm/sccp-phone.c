@@ -54,6 +54,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 
+#include "daemon.h"
 #include "cert.h"
 #include "cmd.h"
 #include "cursor.h"
@@ -327,7 +328,7 @@ static const struct option load_opts[] = {
 
 /* Options with a number; returns 0 or UC_ERR_ARG. */
 static int
-opt_number(struct conf *cf, int c, const char *arg)
+opt_numeric(struct conf *cf, int c, const char *arg)
 {
 	long	 v = 0;
 	int	 r = UC_ERR_ARG;
@@ -394,7 +395,7 @@ opt_store(struct conf *cf, int c, const char *arg)
 	case O_HS_ONLY: cf->handshake_only = 1; break;
 	case O_JSON: cf->json = 1; break;
 	case 'v': cf->verbose = 1; break;
-	default: return opt_number(cf, c, arg);
+	default: return opt_numeric(cf, c, arg);
 	}
 	return 0;
 }
@@ -3087,45 +3088,6 @@ out:
 	return r;
 }
 
-static int
-load_resolve(struct load *ld)
-{
-	struct addrinfo	 hints, *res;
-	int		 e;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((e = getaddrinfo(ld->cf->host, ld->cf->port, &hints, &res)) != 0)
-		return uc_fail(UC_ERR_IO, "%s port %s: %s", ld->cf->host,
-		    ld->cf->port, gai_strerror(e));
-	memcpy(&ld->addr, res->ai_addr, res->ai_addrlen);
-	ld->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
-/* Descriptors for N connections plus slack. */
-static int
-fd_limit(long want)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return uc_fail(UC_ERR_IO, "getrlimit: %s", strerror(errno));
-	if (rl.rlim_cur < (rlim_t)want + 64) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			return uc_fail(UC_ERR_IO, "setrlimit: %s",
-			    strerror(errno));
-	}
-	if (rl.rlim_cur < (rlim_t)want + 64)
-		return uc_fail(UC_ERR_ARG, "%ld phones need %ld descriptors; "
-		    "the limit is %llu", want, want + 64,
-		    (unsigned long long)rl.rlim_cur);
-	return 0;
-}
-
 /* Phones named and set up (and minted) before timing. */
 static int
 load_prepare(struct load *ld)
@@ -3135,7 +3097,9 @@ load_prepare(struct load *ld)
 	int		 w = (int)(SP_NAME_MAX - strlen(cf->prefix)), r;
 	long		 i;
 
-	if ((r = fd_limit(cf->load)) != 0 || (r = load_resolve(ld)) != 0 ||
+	if ((r = fd_limit_raise(cf->load)) != 0 ||
+	    (r = addr_resolve(cf->host, cf->port, SOCK_STREAM, &ld->addr,
+	    &ld->addrlen)) != 0 ||
 	    (cf->tls && (r = tls_setup(cf)) != 0))
 		return r;
 	if ((ld->phones = calloc((size_t)ld->n, sizeof(*ld->phones))) == NULL)

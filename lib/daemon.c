@@ -1,5 +1,9 @@
 /* Start-up helpers shared by the daemons; see daemon.h. */
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <netdb.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -49,3 +53,48 @@ priv_drop(const char *user)
 		    "uid check", user);
 	return 0;
 }
+
+int
+addr_resolve(const char *host, const char *port, int socktype,
+    struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct addrinfo	 hints, *res = NULL;
+	int		 e;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = socktype;
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0)
+		return uc_fail(UC_ERR_IO, "%s port %s: %s", host, port,
+		    gai_strerror(e));
+	if (res->ai_addrlen > sizeof(*ss)) {
+		freeaddrinfo(res);
+		return uc_fail(UC_ERR_IO, "%s: address too long", host);
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int
+fd_limit_raise(long want)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return uc_fail(UC_ERR_IO, "getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < (rlim_t)want + 64) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return uc_fail(UC_ERR_IO, "setrlimit: %s",
+			    strerror(errno));
+	}
+	if (rl.rlim_cur < (rlim_t)want + 64)
+		return uc_fail(UC_ERR_ARG, "%ld connections need %ld "
+		    "descriptors; the limit is %llu", want, want + 64,
+		    (unsigned long long)rl.rlim_cur);
+	return 0;
+}
+

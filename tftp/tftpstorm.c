@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "daemon.h"
 #include "fileio.h"
 #include "log.h"
 #include "tftppkt.h"
@@ -236,24 +237,6 @@ sa_port(const struct sockaddr_storage *a)
 	return ((const struct sockaddr_in6 *)a)->sin6_port;
 }
 
-static void
-server_resolve(struct conf *cf)
-{
-	struct addrinfo	 hints, *res;
-	int		 e;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_DGRAM;
-	if ((e = getaddrinfo(cf->host, cf->port, &hints, &res)) != 0)
-		errx(2, "%s port %s: %s", cf->host, cf->port, gai_strerror(e));
-	if (res->ai_addrlen > sizeof(cf->addr))
-		errx(2, "%s: address too long", cf->host);
-	memcpy(&cf->addr, res->ai_addr, res->ai_addrlen);
-	cf->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-}
-
 /* Build each file's RRQ once; every transfer sends the same bytes. */
 static void
 conf_requests(struct conf *cf)
@@ -425,23 +408,6 @@ conf_parse(struct conf *cf, int argc, char *argv[])
 	if (cf->nfiles > STORM_FILES_MAX)
 		errx(2, "at most %d files", STORM_FILES_MAX);
 	cf->concurrency = conc > 0 && conc < cf->clients ? conc : cf->clients;
-}
-
-static void
-fd_limit(int want)
-{
-	struct rlimit	 rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		err(1, "getrlimit");
-	if (rl.rlim_cur < (rlim_t)want + 64) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
-			err(1, "setrlimit");
-	}
-	if (rl.rlim_cur < (rlim_t)want + 64)
-		errx(2, "--concurrency %d needs %d descriptors; limit is %llu",
-		    want, want + 64, (unsigned long long)rl.rlim_cur);
 }
 
 static void
@@ -1046,10 +1012,13 @@ main(int argc, char *argv[])
 	if ((cf = malloc(sizeof(*cf))) == NULL)
 		err(1, NULL);
 	conf_parse(cf, argc, argv);
-	server_resolve(cf);
+	if (addr_resolve(cf->host, cf->port, SOCK_DGRAM, &cf->addr,
+	    &cf->addrlen) != 0)
+		errx(2, "%s", uc_errdetail());
 	conf_requests(cf);
 	conf_locals(cf);
-	fd_limit(cf->concurrency);
+	if (fd_limit_raise(cf->concurrency) != 0)
+		errx(2, "%s", uc_errdetail());
 	storm_init(&st, cf);
 	st.t0 = st.tlast = now();
 	storm_pump(&st);
